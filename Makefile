@@ -1,0 +1,46 @@
+# The course's user interface: `make help` lists every target.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.DEFAULT_GOAL := help
+.PHONY: help install lab test release check data lint clean java
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-16s %s\n", $$1, $$2}'
+
+java: ## Check that a Java Spark can run on (17 or newer) is installed
+	@$(PYTHON) sparkcourse/java.py
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "The course needs Python 3.11 ($(PYTHON)): install it, or run make PYTHON=/path/to/python3.11."; exit 1; }
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $@
+
+install: java $(VENV)/.installed ## Create .venv with the pinned dependencies (make lab and make test do it for you)
+
+lab: java $(VENV)/.installed ## Open JupyterLab on the student notebooks
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks --ServerApp.ip=127.0.0.1
+
+test: java $(VENV)/.installed ## Run the whole test suite (what CI runs)
+	$(PY) -m pytest
+
+release: $(VENV)/.installed ## Regenerate notebooks/ from solutions/ with nbgrader
+	$(PY) -m grader.release
+
+check: $(VENV)/.installed ## Run the integrity harness on every lesson and print its table
+	$(PY) -m grader.check_lessons --report build/lessons.md
+
+data: $(VENV)/.installed ## Regenerate the bundled data sets and verify their checksums
+	$(PY) data/generate_grants.py
+	cd data && sha256sum --check SHA256SUMS
+
+lint: $(VENV)/.installed ## Lint Python and notebooks with ruff
+	$(PY) -m ruff check .
+
+clean: ## Remove build output and nbgrader's instructor-side state (keeps .venv)
+	rm -rf build gradebook.db release submitted autograded feedback source spark-warehouse
