@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help install lab test release check data lint clean java
+.PHONY: help install lab formgrader test release check data lint clean java
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-16s %s\n", $$1, $$2}'
@@ -23,8 +23,12 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 
 install: java $(VENV)/.installed ## Create .venv with the pinned dependencies (make lab and make test do it for you)
 
+LAB_ROOT ?= notebooks
 lab: java $(VENV)/.installed ## Open JupyterLab on the student notebooks
-	$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks --ServerApp.ip=127.0.0.1
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=$(LAB_ROOT) --ServerApp.ip=127.0.0.1 $(LAB_ARGS)
+
+formgrader: $(VENV)/.installed ## Open nbgrader's formgrader (instructors) on this course
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=. --ServerApp.ip=127.0.0.1 --ServerApp.default_url=/formgrader $(LAB_ARGS)
 
 test: java $(VENV)/.installed ## Run the whole test suite (what CI runs)
 	$(PY) -m pytest
