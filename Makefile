@@ -24,11 +24,15 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 install: java $(VENV)/.installed ## Create .venv with the pinned dependencies (make lab and make test do it for you)
 
 LAB_ROOT ?= notebooks
+# Students get nbgrader's Validate button; the formgrader is the instructors' (make formgrader).
 lab: java $(VENV)/.installed ## Open JupyterLab on the student notebooks
-	$(VENV)/bin/jupyter lab --ServerApp.root_dir=$(LAB_ROOT) --ServerApp.ip=127.0.0.1 $(LAB_ARGS)
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=$(LAB_ROOT) --ServerApp.ip=127.0.0.1 \
+		--ServerApp.jpserver_extensions=nbgrader.server_extensions.formgrader=False $(LAB_ARGS)
 
-formgrader: $(VENV)/.installed ## Open nbgrader's formgrader (instructors) on this course
-	$(VENV)/bin/jupyter lab --ServerApp.root_dir=. --ServerApp.ip=127.0.0.1 --ServerApp.default_url=/formgrader $(LAB_ARGS)
+COURSE ?= .
+formgrader: $(VENV)/.installed ## Open nbgrader's formgrader (instructors) on the course in COURSE (default: here)
+	cd $(COURSE) && $(CURDIR)/$(VENV)/bin/jupyter lab --ServerApp.root_dir=. --ServerApp.ip=127.0.0.1 \
+		--ServerApp.default_url=/formgrader $(LAB_ARGS)
 
 test: java $(VENV)/.installed ## Run the whole test suite (what CI runs)
 	$(PY) -m pytest
