@@ -1,0 +1,342 @@
+"""Grade a whole class with nbgrader: submissions in parallel, each in a sandbox, idempotent, with feedback and CSV.
+
+Every submission is graded by real `nbgrader autograde` (one process per submission), its kernel
+started by grader/sandbox_kernel.py. Before that, a preflight refuses what cannot be graded
+honestly (not a notebook, another lesson's notebook, code that tampers with the checks) with a
+zero and a reason. Results go to nbgrader's gradebook, to grading/<lesson>/<student>.json (what
+makes re-runs skip unchanged submissions), to grades.csv, and to feedback/ as HTML.
+
+    python -m grader.autograde --course DIR [LESSON ...] [--workers 2] [--spark local|connect]
+"""
+
+import argparse
+import ast
+import csv
+import hashlib
+import html
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import nbformat
+
+from .course import ROOT, nbgrader, tool_env
+
+KERNEL_NAME = "sparkcourse-sandbox"
+MAX_NOTEBOOK_BYTES = 20 * 2**20
+# What an answer may not touch: it could change how the checks behave instead of answering.
+FORBIDDEN_CALLS = {"setattr", "delattr", "exec", "eval", "compile", "__import__", "globals", "breakpoint"}
+FORBIDDEN_MODULES = {"builtins", "importlib", "ctypes", "gc", "inspect", "sys", "sparkcourse", "pyspark.testing"}
+
+
+@dataclass
+class Outcome:
+    student: str
+    lesson: str
+    score: float
+    max_score: float  # the autograded points; written answers are graded by hand in the formgrader
+    status: str  # graded | zero
+    reason: str
+    sha256: str = ""
+    seconds: float = 0.0
+
+
+# --- the course directory ------------------------------------------------------------------------
+
+def submissions(course, lessons):
+    """(student, lesson, folder) for every submitted/<student>/<lesson>/ folder."""
+    found = []
+    for lesson_dir in sorted((course / "submitted").glob("*/*")):
+        student, lesson = lesson_dir.parent.name, lesson_dir.name
+        if lesson_dir.is_dir() and (not lessons or lesson in lessons):
+            found.append((student, lesson, lesson_dir))
+    return found
+
+
+def lesson_cells(course, lesson):
+    """The released notebook's cells: {grade_id: source} for tests and answers, and the fixed sources."""
+    released = nbformat.read(course / "notebooks" / lesson / f"{lesson}.ipynb", as_version=4)
+    ids = {c.metadata["nbgrader"]["grade_id"] for c in released.cells if "nbgrader" in c.metadata}
+    fixed = {c.source for c in released.cells
+             if c.cell_type == "code" and not c.metadata.get("nbgrader", {}).get("solution")}
+    return ids, fixed
+
+
+def record_path(course, student, lesson):
+    return course / "grading" / lesson / f"{student}.json"
+
+
+# --- preflight -----------------------------------------------------------------------------------
+
+def tampering(nb, fixed_sources):
+    """A reason if code the student wrote could tamper with the checks, else None."""
+    for number, cell in enumerate(nb.cells, 1):
+        if cell.cell_type != "code" or cell.source in fixed_sources:
+            continue
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:
+            continue  # it fails when it runs, and scores what it scores
+        modules = set()
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+                for name in names:
+                    if any(name == m or name.startswith(m + ".") for m in FORBIDDEN_MODULES):
+                        return f"cell {number} imports {name}, which answers may not use (it could change the checks)"
+                modules.update((a.asname or a.name).split(".")[0] for a in node.names)
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in FORBIDDEN_CALLS:
+                return f"cell {number} calls {node.func.id}(), which answers may not use (it could change the checks)"
+            elif isinstance(node, ast.Name) and (node.id.startswith("check_") or node.id in (
+                    "assertDataFrameEqual", "assertSchemaEqual", "AnswerError", "__builtins__")) \
+                    and isinstance(node.ctx, (ast.Store, ast.Del)):
+                return f"cell {number} redefines {node.id}, one of the course's checks"
+            elif isinstance(node, ast.Attribute) and isinstance(node.ctx, (ast.Store, ast.Del)):
+                root = node.value
+                while isinstance(root, ast.Attribute):
+                    root = root.value
+                if isinstance(root, ast.Name) and (root.id in modules or root.id in ("F", "pd", "np", "plt")):
+                    return f"cell {number} changes {ast.unparse(node)}, an attribute of a module"
+    return None
+
+
+def preflight(notebook_path, lesson, lesson_ids, fixed_sources, other_lessons):
+    """A reason why this file cannot be graded, or None."""
+    if not notebook_path.exists():
+        found = ", ".join(sorted(p.name for p in notebook_path.parent.iterdir())) or "nothing"
+        return f"no {notebook_path.name} in the submission (found: {found})"
+    if notebook_path.stat().st_size > MAX_NOTEBOOK_BYTES:
+        return f"the notebook is {notebook_path.stat().st_size / 2**20:.0f} MB, over the {MAX_NOTEBOOK_BYTES // 2**20} MB limit"
+    try:
+        nb = nbformat.read(notebook_path, as_version=4)
+        nbformat.validate(nb)
+    except Exception as error:  # any parse or schema failure means: not a notebook we can grade
+        first = str(error).strip().splitlines()[0][:160] if str(error).strip() else type(error).__name__
+        return f"not a valid Jupyter notebook ({first})"
+    ids = {c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells} - {None}
+    if not ids & lesson_ids:
+        for other, other_ids in other_lessons.items():
+            if ids & other_ids:
+                return f"this is the notebook of {other}, not of {lesson}"
+        return f"none of {lesson}'s exercise cells are in this notebook (was it started from the course's copy?)"
+    return tampering(nb, fixed_sources)
+
+
+# --- grading one submission ------------------------------------------------------------------------
+
+def install_kernelspec(folder):
+    """A kernelspec that starts kernels through the sandbox launcher; returns a JUPYTER_PATH entry."""
+    spec = folder / "kernels" / KERNEL_NAME
+    spec.mkdir(parents=True, exist_ok=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, str(ROOT / "grader" / "sandbox_kernel.py"), "-f", "{connection_file}"],
+        "display_name": "Python 3 (sandboxed for grading)", "language": "python",
+    }))
+    return str(folder)
+
+
+def scores(course, student, lesson):
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        try:
+            sub = gradebook.find_submission_notebook(lesson, lesson, student)
+        except MissingEntry:
+            return None
+        auto = [g for g in sub.grades if g.cell_type == "code"]  # written answers wait for a person
+        return sum(g.auto_score or 0 for g in auto), sum(g.max_score for g in auto)
+
+
+def record_zero(course, student, lesson):
+    """Make sure the gradebook lists this submission (with no points) so exports show it."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        gradebook.update_or_create_student(student)
+        try:
+            gradebook.find_submission(lesson, student)
+        except MissingEntry:
+            gradebook.add_submission(lesson, student)
+        return sum(c.max_score for n in gradebook.find_assignment(lesson).notebooks for c in n.grade_cells
+                   if c.cell_type == "code")
+
+
+def explain_failure(log):
+    if "DeadKernelError" in log or "Kernel died" in log or "kernel died" in log.lower():
+        return "the kernel died while running the notebook (os._exit, a crash, or memory exhausted)"
+    if "missing" in log.lower() and "cell" in log.lower():
+        return "cells the grader needs were deleted from the notebook"
+    errors = [line for line in log.splitlines() if "ERROR" in line and "There was an error" not in line
+              and "Please see" not in line]
+    return (errors[-1].split("]", 1)[-1].strip()[:200] if errors else "nbgrader could not grade it") or "nbgrader failed"
+
+
+def notes_from(graded_notebook, cell_timeout):
+    """What a student should know about how their graded run went."""
+    if not graded_notebook.exists():
+        return ""
+    nb = nbformat.read(graded_notebook, as_version=4)
+    names = {o.get("ename") for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"}
+    notes = []
+    if "CellTimeoutError" in names:
+        notes.append(f"a cell ran past the {cell_timeout} s limit and was stopped")
+    if "SystemExit" in names:
+        notes.append("the notebook called sys.exit(); grading went on")
+    return "; ".join(notes)
+
+
+def grade_one(course, student, lesson, folder, settings):
+    """Preflight, then nbgrader autograde in a sandbox; returns an Outcome."""
+    notebook = folder / f"{lesson}.ipynb"
+    digest = hashlib.sha256(notebook.read_bytes()).hexdigest() if notebook.is_file() else ""
+    start = time.perf_counter()
+    reason = preflight(notebook, lesson, *settings["lesson_cells"][lesson], settings["other_ids"](lesson))
+    if reason is None:
+        cmd = [sys.executable, "-m", "nbgrader", "autograde", lesson, "--student", student, "--force",
+               f"--Execute.timeout={settings['cell_timeout']}"]
+        if settings["sandbox"]:
+            cmd.append(f"--Execute.kernel_name={KERNEL_NAME}")
+        proc = subprocess.Popen(cmd, cwd=course, env=settings["env"], stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        try:
+            log, _ = proc.communicate(timeout=settings["notebook_timeout"])
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            log, _ = proc.communicate()
+            reason = f"grading took longer than {settings['notebook_timeout']} s and was stopped"
+        if reason is None:
+            graded = scores(course, student, lesson)
+            if proc.returncode != 0 or graded is None or "There was an error processing" in log:
+                reason = explain_failure(log)
+    seconds = time.perf_counter() - start
+    if reason is not None:
+        max_score = record_zero(course, student, lesson)
+        write_failure_feedback(course, student, lesson, reason)
+        return Outcome(student, lesson, 0.0, max_score, "zero", reason, digest, seconds)
+    score, max_score = graded
+    nbgrader("generate_feedback", lesson, "--student", student, "--force", cwd=course)
+    note = notes_from(course / "autograded" / student / lesson / f"{lesson}.ipynb", settings["cell_timeout"])
+    return Outcome(student, lesson, score, max_score, "graded", note or "graded", digest, seconds)
+
+
+def write_failure_feedback(course, student, lesson, reason):
+    folder = course / "feedback" / student / lesson
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    (folder / f"{lesson}.html").write_text(
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{lesson}: feedback</title></head><body>"
+        f"<h1>{html.escape(lesson)}: 0 points</h1><p>Your submission could not be graded: "
+        f"{html.escape(reason)}.</p><p>Fix this and submit again, or ask your instructor.</p></body></html>\n")
+
+
+# --- the batch ---------------------------------------------------------------------------------------
+
+def prepare(course, lessons):
+    """Make sure the gradebook knows each lesson (nbgrader generate_assignment stores its cells)."""
+    for lesson in lessons:
+        released = course / "notebooks" / lesson / f"{lesson}.ipynb"
+        if not released.exists() or not (course / "gradebook.db").exists():
+            nbgrader("generate_assignment", lesson, "--force", cwd=course)
+        else:
+            from nbgrader.api import Gradebook, MissingEntry
+
+            with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+                try:
+                    gradebook.find_assignment(lesson)
+                except MissingEntry:
+                    nbgrader("generate_assignment", lesson, "--force", cwd=course)
+
+
+def write_csv(course):
+    rows = []
+    for path in sorted((course / "grading").glob("*/*.json")):
+        rows.append(json.loads(path.read_text()))
+    rows.sort(key=lambda r: (r["lesson"], r["student"]))
+    with open(course / "grades.csv", "w", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=["student", "lesson", "score", "max_score", "status", "reason"],
+                                extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    return course / "grades.csv"
+
+
+def grade(course, lessons=(), workers=2, cell_timeout=120, notebook_timeout=900, sandbox=True, spark_remote=None,
+          out=sys.stdout):
+    """Grade every submission under course/submitted that changed since its last grading."""
+    course = Path(course).resolve()
+    found = submissions(course, set(lessons))
+    chosen = sorted({lesson for _, lesson, _ in found})
+    prepare(course, chosen)
+    released_lessons = sorted(p.name for p in (course / "notebooks").iterdir() if p.is_dir())
+    cells = {lesson: lesson_cells(course, lesson) for lesson in released_lessons}
+    with tempfile.TemporaryDirectory(prefix="grading-kernels-") as kernels:
+        env = tool_env(JUPYTER_PATH=install_kernelspec(Path(kernels)),
+                       SANDBOX_HIDE=os.pathsep.join([str(course), str(ROOT)]),
+                       SANDBOX_SHOW=os.pathsep.join([str(ROOT / "sparkcourse"), str(ROOT / "data")]),
+                       PYDEVD_DISABLE_FILE_VALIDATION="1")
+        if spark_remote:
+            env["SPARK_REMOTE"] = spark_remote
+        settings = {
+            "lesson_cells": cells, "cell_timeout": cell_timeout, "notebook_timeout": notebook_timeout,
+            "sandbox": sandbox, "env": env,
+            "other_ids": lambda lesson: {other: cells[other][0] for other in cells if other != lesson},
+        }
+        todo = []
+        for student, lesson, folder in found:
+            record = record_path(course, student, lesson)
+            notebook = folder / f"{lesson}.ipynb"
+            digest = hashlib.sha256(notebook.read_bytes()).hexdigest() if notebook.is_file() else ""
+            if record.exists() and json.loads(record.read_text()).get("sha256") == digest:
+                continue  # unchanged since it was graded
+            todo.append((student, lesson, folder))
+        print(f"{len(found)} submissions, {len(found) - len(todo)} unchanged, grading {len(todo)} "
+              f"with {workers} workers", file=out, flush=True)
+        start, done, lock = time.perf_counter(), 0, threading.Lock()
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = [pool.submit(grade_one, course, s, lesson, f, settings) for s, lesson, f in todo]
+            for future in as_completed(futures):
+                outcome = future.result()
+                record = record_path(course, outcome.student, outcome.lesson)
+                record.parent.mkdir(parents=True, exist_ok=True)
+                record.write_text(json.dumps(asdict(outcome), indent=1) + "\n")
+                with lock:
+                    done += 1
+                    elapsed = time.perf_counter() - start
+                    rate = done / elapsed * 60
+                    left = (len(todo) - done) * elapsed / done
+                    print(f"[{done}/{len(todo)}] {outcome.student} {outcome.lesson}: "
+                          f"{outcome.score:g}/{outcome.max_score:g} {outcome.status} ({outcome.reason}) "
+                          f"· {rate:.1f} notebooks/min · about {left:.0f} s left", file=out, flush=True)
+    path = write_csv(course)
+    print(f"grades: {path}", file=out)
+    return path
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("lessons", nargs="*", help="lessons to grade (default: every lesson submitted)")
+    parser.add_argument("--course", type=Path, default=ROOT, help="nbgrader course directory (default: the repository)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="submissions graded at once")
+    parser.add_argument("--cell-timeout", type=int, default=120, help="seconds a cell may run")
+    parser.add_argument("--notebook-timeout", type=int, default=900, help="seconds a whole submission may take")
+    parser.add_argument("--spark-remote", help="sc://host:port of a warm Spark Connect server for every kernel")
+    parser.add_argument("--no-sandbox", action="store_true", help="grade without bubblewrap (trusted notebooks only)")
+    args = parser.parse_args(argv)
+    if not args.no_sandbox and not shutil.which("bwrap"):
+        parser.exit(2, "bubblewrap (bwrap) is needed to grade untrusted submissions: apt install bubblewrap "
+                       "(or pass --no-sandbox for trusted notebooks).\n")
+    grade(args.course, args.lessons, args.workers, args.cell_timeout, args.notebook_timeout,
+          not args.no_sandbox, args.spark_remote)
+
+
+if __name__ == "__main__":
+    main()
