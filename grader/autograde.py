@@ -6,7 +6,7 @@ honestly (not a notebook, another lesson's notebook, code that tampers with the 
 zero and a reason. Results go to nbgrader's gradebook, to grading/<lesson>/<student>.json (what
 makes re-runs skip unchanged submissions), to grades.csv, and to feedback/ as HTML.
 
-    python -m grader.autograde --course DIR [LESSON ...] [--workers 2] [--spark local|connect]
+    python -m grader.autograde --course DIR [LESSON ...] [--workers 2] [--spark connect|local]
 """
 
 import argparse
@@ -34,8 +34,13 @@ from .course import ROOT, nbgrader, tool_env
 KERNEL_NAME = "sparkcourse-sandbox"
 MAX_NOTEBOOK_BYTES = 20 * 2**20
 # What an answer may not touch: it could change how the checks behave instead of answering.
-FORBIDDEN_CALLS = {"setattr", "delattr", "exec", "eval", "compile", "__import__", "globals", "breakpoint"}
-FORBIDDEN_MODULES = {"builtins", "importlib", "ctypes", "gc", "inspect", "sys", "sparkcourse", "pyspark.testing"}
+# A guard against tampering with the checks, not a proof: the sandbox bounds what any code can reach.
+FORBIDDEN_CALLS = {"setattr", "delattr", "exec", "eval", "compile", "__import__", "globals", "locals", "vars",
+                   "breakpoint"}
+FORBIDDEN_MODULES = {"builtins", "importlib", "ctypes", "gc", "inspect", "sparkcourse", "pyspark.testing"}
+FORBIDDEN_ATTRIBUTES = {"modules", "__dict__", "__globals__", "__builtins__", "__code__", "__closure__", "_getframe",
+                        "f_globals", "f_locals", "f_back", "tb_frame", "gi_frame", "settrace", "setprofile"}
+CHECK_NAMES = ("check_", "assertDataFrameEqual", "assertSchemaEqual", "AnswerError", "__builtins__")
 
 
 @dataclass
@@ -77,6 +82,12 @@ def record_path(course, student, lesson):
 
 # --- preflight -----------------------------------------------------------------------------------
 
+def _root(node):
+    while isinstance(node, (ast.Attribute, ast.Subscript, ast.Call)):
+        node = node.func if isinstance(node, ast.Call) else node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
 def tampering(nb, fixed_sources):
     """A reason if code the student wrote could tamper with the checks, else None."""
     for number, cell in enumerate(nb.cells, 1):
@@ -86,25 +97,23 @@ def tampering(nb, fixed_sources):
             tree = ast.parse(cell.source)
         except SyntaxError:
             continue  # it fails when it runs, and scores what it scores
-        modules = set()
+        modules = {"F", "pd", "np", "plt", "os", "sys", "pyspark", "pandas", "numpy"}
         for node in ast.walk(tree):
             if isinstance(node, (ast.Import, ast.ImportFrom)):
-                names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
-                for name in names:
-                    if any(name == m or name.startswith(m + ".") for m in FORBIDDEN_MODULES):
+                prefix = f"{node.module}." if isinstance(node, ast.ImportFrom) and node.module else ""
+                for alias in node.names:
+                    name = prefix + alias.name
+                    if any(name == m or name.startswith(m + ".") or prefix == m + "." for m in FORBIDDEN_MODULES):
                         return f"cell {number} imports {name}, which answers may not use (it could change the checks)"
-                modules.update((a.asname or a.name).split(".")[0] for a in node.names)
+                    modules.add((alias.asname or alias.name).split(".")[0])
             elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in FORBIDDEN_CALLS:
                 return f"cell {number} calls {node.func.id}(), which answers may not use (it could change the checks)"
-            elif isinstance(node, ast.Name) and (node.id.startswith("check_") or node.id in (
-                    "assertDataFrameEqual", "assertSchemaEqual", "AnswerError", "__builtins__")) \
-                    and isinstance(node.ctx, (ast.Store, ast.Del)):
+            elif isinstance(node, ast.Attribute) and node.attr in FORBIDDEN_ATTRIBUTES:
+                return f"cell {number} uses .{node.attr}, which answers may not use (it could change the checks)"
+            elif isinstance(node, ast.Name) and node.id.startswith(CHECK_NAMES) and isinstance(node.ctx, (ast.Store, ast.Del)):
                 return f"cell {number} redefines {node.id}, one of the course's checks"
             elif isinstance(node, ast.Attribute) and isinstance(node.ctx, (ast.Store, ast.Del)):
-                root = node.value
-                while isinstance(root, ast.Attribute):
-                    root = root.value
-                if isinstance(root, ast.Name) and (root.id in modules or root.id in ("F", "pd", "np", "plt")):
+                if node.attr.startswith(CHECK_NAMES) or _root(node) in modules:
                     return f"cell {number} changes {ast.unparse(node)}, an attribute of a module"
     return None
 
@@ -140,6 +149,7 @@ def install_kernelspec(folder):
     (spec / "kernel.json").write_text(json.dumps({
         "argv": [sys.executable, str(ROOT / "grader" / "sandbox_kernel.py"), "-f", "{connection_file}"],
         "display_name": "Python 3 (sandboxed for grading)", "language": "python",
+        "interrupt_mode": "message",  # a signal would reach bubblewrap, not the kernel inside it
     }))
     return str(folder)
 
@@ -153,7 +163,7 @@ def scores(course, student, lesson):
         except MissingEntry:
             return None
         auto = [g for g in sub.grades if g.cell_type == "code"]  # written answers wait for a person
-        return sum(g.auto_score or 0 for g in auto), sum(g.max_score for g in auto)
+        return float(sum(g.auto_score or 0 for g in auto)), float(sum(g.max_score for g in auto))
 
 
 def record_zero(course, student, lesson):
@@ -166,8 +176,8 @@ def record_zero(course, student, lesson):
             gradebook.find_submission(lesson, student)
         except MissingEntry:
             gradebook.add_submission(lesson, student)
-        return sum(c.max_score for n in gradebook.find_assignment(lesson).notebooks for c in n.grade_cells
-                   if c.cell_type == "code")
+        return float(sum(c.max_score for n in gradebook.find_assignment(lesson).notebooks for c in n.grade_cells
+                         if c.cell_type == "code"))
 
 
 def explain_failure(log):
@@ -175,18 +185,27 @@ def explain_failure(log):
         return "the kernel died while running the notebook (os._exit, a crash, or memory exhausted)"
     if "missing" in log.lower() and "cell" in log.lower():
         return "cells the grader needs were deleted from the notebook"
-    errors = [line for line in log.splitlines() if "ERROR" in line and "There was an error" not in line
-              and "Please see" not in line]
+    errors = [line for line in log.splitlines() if "| ERROR]" in line and "There was an error" not in line
+              and "Please see" not in line and "Traceback" not in line]
     return (errors[-1].split("]", 1)[-1].strip()[:200] if errors else "nbgrader could not grade it") or "nbgrader failed"
 
 
-def notes_from(graded_notebook, cell_timeout):
+def notes_from(graded_notebook, submitted_notebook, released_notebook, cell_timeout):
     """What a student should know about how their graded run went."""
     if not graded_notebook.exists():
         return ""
     nb = nbformat.read(graded_notebook, as_version=4)
     names = {o.get("ename") for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"}
     notes = []
+    tests = {c.metadata["nbgrader"]["grade_id"]: c.source for c in nbformat.read(released_notebook, as_version=4).cells
+             if c.metadata.get("nbgrader", {}).get("grade") and c.cell_type == "code"}
+    theirs = {c.metadata.get("nbgrader", {}).get("grade_id"): c.source
+              for c in nbformat.read(submitted_notebook, as_version=4).cells}
+    missing = sorted(set(tests) - set(theirs))
+    if missing:
+        notes.append(f"test cells {', '.join(missing)} were deleted or renamed and score 0")
+    if any(g in theirs and theirs[g] != source for g, source in tests.items()):
+        notes.append("test cells were edited; the original tests were run")
     if "CellTimeoutError" in names:
         notes.append(f"a cell ran past the {cell_timeout} s limit and was stopped")
     if "SystemExit" in names:
@@ -195,7 +214,16 @@ def notes_from(graded_notebook, cell_timeout):
 
 
 def grade_one(course, student, lesson, folder, settings):
-    """Preflight, then nbgrader autograde in a sandbox; returns an Outcome."""
+    """Preflight, then nbgrader autograde in a sandbox; returns an Outcome, whatever happens."""
+    try:
+        return _grade_one(course, student, lesson, folder, settings)
+    except Exception as error:  # a bug of ours or a file we did not foresee must not stop the batch
+        reason = f"the grader itself failed on this submission ({type(error).__name__}: {error}); tell the course team"
+        write_failure_feedback(course, student, lesson, reason)
+        return Outcome(student, lesson, 0.0, 0.0, "zero", reason)
+
+
+def _grade_one(course, student, lesson, folder, settings):
     notebook = folder / f"{lesson}.ipynb"
     digest = hashlib.sha256(notebook.read_bytes()).hexdigest() if notebook.is_file() else ""
     start = time.perf_counter()
@@ -213,6 +241,9 @@ def grade_one(course, student, lesson, folder, settings):
             os.killpg(proc.pid, signal.SIGKILL)
             log, _ = proc.communicate()
             reason = f"grading took longer than {settings['notebook_timeout']} s and was stopped"
+        log_path = record_path(course, student, lesson).with_suffix(".log")
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        log_path.write_text(log)  # nbgrader's own words, for the instructor
         if reason is None:
             graded = scores(course, student, lesson)
             if proc.returncode != 0 or graded is None or "There was an error processing" in log:
@@ -224,7 +255,8 @@ def grade_one(course, student, lesson, folder, settings):
         return Outcome(student, lesson, 0.0, max_score, "zero", reason, digest, seconds)
     score, max_score = graded
     nbgrader("generate_feedback", lesson, "--student", student, "--force", cwd=course)
-    note = notes_from(course / "autograded" / student / lesson / f"{lesson}.ipynb", settings["cell_timeout"])
+    note = notes_from(course / "autograded" / student / lesson / f"{lesson}.ipynb", notebook,
+                      course / "notebooks" / lesson / f"{lesson}.ipynb", settings["cell_timeout"])
     return Outcome(student, lesson, score, max_score, "graded", note or "graded", digest, seconds)
 
 
@@ -269,56 +301,101 @@ def write_csv(course):
     return course / "grades.csv"
 
 
-def grade(course, lessons=(), workers=2, cell_timeout=120, notebook_timeout=900, sandbox=True, spark_remote=None,
+def grade(course, lessons=(), workers=2, cell_timeout=120, notebook_timeout=900, sandbox=True, spark="local",
           out=sys.stdout):
-    """Grade every submission under course/submitted that changed since its last grading."""
+    """Grade every submission under course/submitted that changed since its last grading.
+
+    spark="local": every kernel starts its own Spark (fully isolated). spark="connect": every kernel
+    uses one warm, sandboxed Spark Connect server; if that server dies while submissions run, they
+    are graded again, one by one, each with its own Spark, so no submission can cost another points.
+    """
     course = Path(course).resolve()
     found = submissions(course, set(lessons))
     chosen = sorted({lesson for _, lesson, _ in found})
     prepare(course, chosen)
     released_lessons = sorted(p.name for p in (course / "notebooks").iterdir() if p.is_dir())
     cells = {lesson: lesson_cells(course, lesson) for lesson in released_lessons}
-    with tempfile.TemporaryDirectory(prefix="grading-kernels-") as kernels:
-        env = tool_env(JUPYTER_PATH=install_kernelspec(Path(kernels)),
+    todo = []
+    for student, lesson, folder in found:
+        record = record_path(course, student, lesson)
+        notebook = folder / f"{lesson}.ipynb"
+        digest = hashlib.sha256(notebook.read_bytes()).hexdigest() if notebook.is_file() else ""
+        if record.exists() and json.loads(record.read_text()).get("sha256") == digest:
+            continue  # unchanged since it was graded
+        todo.append((student, lesson, folder))
+    print(f"{len(found)} submissions, {len(found) - len(todo)} unchanged, grading {len(todo)} "
+          f"with {workers} workers and {spark} Spark", file=out, flush=True)
+
+    with tempfile.TemporaryDirectory(prefix="grading-") as scratch:
+        scratch = Path(scratch)
+        env = tool_env(JUPYTER_PATH=install_kernelspec(scratch),
                        SANDBOX_HIDE=os.pathsep.join([str(course), str(ROOT)]),
-                       SANDBOX_SHOW=os.pathsep.join([str(ROOT / "sparkcourse"), str(ROOT / "data")]),
-                       PYDEVD_DISABLE_FILE_VALIDATION="1")
-        if spark_remote:
-            env["SPARK_REMOTE"] = spark_remote
+                       SANDBOX_SHOW=os.pathsep.join([str(ROOT / "sparkcourse"), str(ROOT / "data")]))
+        env.pop("SPARK_REMOTE", None)
         settings = {
             "lesson_cells": cells, "cell_timeout": cell_timeout, "notebook_timeout": notebook_timeout,
             "sandbox": sandbox, "env": env,
             "other_ids": lambda lesson: {other: cells[other][0] for other in cells if other != lesson},
         }
-        todo = []
-        for student, lesson, folder in found:
-            record = record_path(course, student, lesson)
-            notebook = folder / f"{lesson}.ipynb"
-            digest = hashlib.sha256(notebook.read_bytes()).hexdigest() if notebook.is_file() else ""
-            if record.exists() and json.loads(record.read_text()).get("sha256") == digest:
-                continue  # unchanged since it was graded
-            todo.append((student, lesson, folder))
-        print(f"{len(found)} submissions, {len(found) - len(todo)} unchanged, grading {len(todo)} "
-              f"with {workers} workers", file=out, flush=True)
-        start, done, lock = time.perf_counter(), 0, threading.Lock()
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(grade_one, course, s, lesson, f, settings) for s, lesson, f in todo]
-            for future in as_completed(futures):
-                outcome = future.result()
-                record = record_path(course, outcome.student, outcome.lesson)
-                record.parent.mkdir(parents=True, exist_ok=True)
-                record.write_text(json.dumps(asdict(outcome), indent=1) + "\n")
-                with lock:
-                    done += 1
-                    elapsed = time.perf_counter() - start
-                    rate = done / elapsed * 60
-                    left = (len(todo) - done) * elapsed / done
-                    print(f"[{done}/{len(todo)}] {outcome.student} {outcome.lesson}: "
-                          f"{outcome.score:g}/{outcome.max_score:g} {outcome.status} ({outcome.reason}) "
-                          f"· {rate:.1f} notebooks/min · about {left:.0f} s left", file=out, flush=True)
+        server = None
+        if spark == "connect" and todo:
+            from .warm_spark import WarmSpark
+
+            server = WarmSpark(scratch / "connect", hide=[course, ROOT]).start()
+            shared = dict(settings, env=dict(env, SPARK_REMOTE=server.url))
+        progress = Progress(len(todo), out)
+        retry, lock = [], threading.Lock()
+
+        def run(task):
+            if server is None:
+                return grade_one(course, *task, settings)
+            generation = server.generation
+            outcome = grade_one(course, *task, shared)
+            with lock:
+                if server.generation != generation or not server.alive():
+                    if not server.alive():
+                        print("the shared Spark server stopped: restarting it; submissions that were "
+                              "running will be graded again with their own Spark", file=out, flush=True)
+                        server.stop()
+                        server.start()
+                        shared["env"]["SPARK_REMOTE"] = server.url
+                    retry.append(task)
+                    return None
+            return outcome
+
+        try:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                for future in as_completed([pool.submit(run, task) for task in todo]):
+                    if future.result() is not None:
+                        progress.done(course, future.result())
+            for task in retry:
+                outcome = grade_one(course, *task, settings)
+                outcome.reason += "; graded again with its own Spark (the shared Spark server stopped during its run)"
+                progress.done(course, outcome)
+        finally:
+            if server is not None:
+                server.stop()
     path = write_csv(course)
     print(f"grades: {path}", file=out)
     return path
+
+
+class Progress:
+    """Records each outcome and prints done/total, the rate and the time left."""
+
+    def __init__(self, total, out):
+        self.total, self.out, self.count, self.start = total, out, 0, time.perf_counter()
+
+    def done(self, course, outcome):
+        record = record_path(course, outcome.student, outcome.lesson)
+        record.parent.mkdir(parents=True, exist_ok=True)
+        record.write_text(json.dumps(asdict(outcome), indent=1) + "\n")
+        self.count += 1
+        elapsed = time.perf_counter() - self.start
+        left = (self.total - self.count) * elapsed / self.count
+        print(f"[{self.count}/{self.total}] {outcome.student} {outcome.lesson}: "
+              f"{outcome.score:g}/{outcome.max_score:g} {outcome.status} ({outcome.reason}) "
+              f"· {self.count / elapsed * 60:.1f} notebooks/min · about {left:.0f} s left", file=self.out, flush=True)
 
 
 def main(argv=None):
@@ -328,14 +405,15 @@ def main(argv=None):
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="submissions graded at once")
     parser.add_argument("--cell-timeout", type=int, default=120, help="seconds a cell may run")
     parser.add_argument("--notebook-timeout", type=int, default=900, help="seconds a whole submission may take")
-    parser.add_argument("--spark-remote", help="sc://host:port of a warm Spark Connect server for every kernel")
+    parser.add_argument("--spark", choices=["local", "connect"], default="connect",
+                        help="connect: one warm Spark Connect server for all kernels (fast); local: a Spark per kernel")
     parser.add_argument("--no-sandbox", action="store_true", help="grade without bubblewrap (trusted notebooks only)")
     args = parser.parse_args(argv)
     if not args.no_sandbox and not shutil.which("bwrap"):
         parser.exit(2, "bubblewrap (bwrap) is needed to grade untrusted submissions: apt install bubblewrap "
                        "(or pass --no-sandbox for trusted notebooks).\n")
     grade(args.course, args.lessons, args.workers, args.cell_timeout, args.notebook_timeout,
-          not args.no_sandbox, args.spark_remote)
+          not args.no_sandbox, args.spark)
 
 
 if __name__ == "__main__":
