@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help install lab formgrader test release check data lint clean java
+.PHONY: help install lab formgrader test release collect autograde bench-grading check data lint clean java
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-16s %s\n", $$1, $$2}'
@@ -37,8 +37,19 @@ formgrader: $(VENV)/.installed ## Open nbgrader's formgrader (instructors) on th
 test: java $(VENV)/.installed ## Run the whole test suite (what CI runs)
 	$(PY) -m pytest
 
-release: $(VENV)/.installed ## Regenerate notebooks/ from solutions/ with nbgrader
+release: $(VENV)/.installed ## Regenerate notebooks/ from solutions/ with nbgrader, and the student bundle
 	$(PY) -m grader.release
+	$(PY) -m grader.bundle
+
+# Grading a class (see README, "For instructors"). SUBMISSIONS: an nbgrader exchange, a folder or a .zip.
+collect: $(VENV)/.installed ## Place submissions from SUBMISSIONS=<folder or zip> into submitted/
+	$(PY) -m grader.collect "$(SUBMISSIONS)"
+
+autograde: $(VENV)/.installed ## Grade every new or changed submission (LESSON=... for one), feedback and grades.csv
+	$(PY) -m grader.autograde $(LESSON)
+
+bench-grading: $(VENV)/.installed ## Benchmark: 20 synthetic submissions, plain nbgrader vs grader.autograde
+	$(PY) -m grader.bench_grading --students 20
 
 check: $(VENV)/.installed ## Run the integrity harness on every lesson and print its table
 	$(PY) -m grader.check_lessons --report build/lessons.md
@@ -51,4 +62,4 @@ lint: $(VENV)/.installed ## Lint Python and notebooks with ruff
 	$(PY) -m ruff check .
 
 clean: ## Remove build output and nbgrader's instructor-side state (keeps .venv)
-	rm -rf build gradebook.db release submitted autograded feedback source spark-warehouse
+	rm -rf build gradebook.db release submitted autograded feedback source spark-warehouse grading grades.csv
