@@ -35,7 +35,7 @@ formgrader: $(VENV)/.installed ## Open nbgrader's formgrader (instructors) on th
 		--ServerApp.default_url=/formgrader $(LAB_ARGS)
 
 test: java $(VENV)/.installed ## Run the whole test suite (what CI runs)
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --durations=10
 
 release: $(VENV)/.installed ## Regenerate notebooks/ from solutions/ with nbgrader, and the student bundle
 	$(PY) -m grader.release
@@ -56,6 +56,7 @@ check: $(VENV)/.installed ## Run the integrity harness on every lesson and print
 
 data: $(VENV)/.installed ## Regenerate the bundled data sets and verify their checksums
 	$(PY) data/generate_grants.py
+	$(PY) data/generate_follows.py
 	cd data && sha256sum --check SHA256SUMS
 
 lint: $(VENV)/.installed ## Lint Python and notebooks with ruff

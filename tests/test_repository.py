@@ -13,7 +13,13 @@ from grader import lesson_text
 from grader.course import NOTEBOOKS, ROOT, SOLUTIONS, WRONG_ANSWERS, lessons
 
 sys.path.insert(0, str(ROOT / "data"))
+import generate_follows  # noqa: E402
 import generate_grants  # noqa: E402
+
+GENERATED = {  # file -> (generator, index of the frame it returns)
+    "grants.csv": (generate_grants, 0), "grant_people.csv": (generate_grants, 1),
+    "accounts.csv": (generate_follows, 0), "follows.csv": (generate_follows, 1),
+}
 
 
 def pins(lines):
@@ -80,16 +86,16 @@ def test_data_matches_checksums_and_regenerates_identically(tmp_path):
     recorded = dict(line.split()[::-1] for line in (ROOT / "data" / "SHA256SUMS").read_text().splitlines())
     for name, digest in recorded.items():
         assert hashlib.sha256((ROOT / "data" / name).read_bytes()).hexdigest() == digest, f"data/{name} changed"
-    grants, people = generate_grants.generate()
-    grants.to_csv(tmp_path / "grants.csv", index=False)
-    people.to_csv(tmp_path / "grant_people.csv", index=False)
+    assert set(recorded) == set(GENERATED), "SHA256SUMS and the generators disagree on the data files"
+    for name, (generator, index) in GENERATED.items():
+        generator.generate()[index].to_csv(tmp_path / name, index=False)
     for name, digest in recorded.items():
         assert hashlib.sha256((tmp_path / name).read_bytes()).hexdigest() == digest, f"{name} does not regenerate"
 
 
 def test_every_data_column_is_documented():
     readme = (ROOT / "data" / "README.md").read_text()
-    for name in ("grants.csv", "grant_people.csv"):
+    for name in GENERATED:
         header = (ROOT / "data" / name).read_text().splitlines()[0].split(",")
         missing = [col for col in header if f"`{col}`" not in readme]
         assert not missing, f"data/README.md does not document {missing} of {name}"
