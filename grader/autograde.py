@@ -219,7 +219,6 @@ def grade_one(course, student, lesson, folder, settings):
         return _grade_one(course, student, lesson, folder, settings)
     except Exception as error:  # a bug of ours or a file we did not foresee must not stop the batch
         reason = f"the grader itself failed on this submission ({type(error).__name__}: {error}); tell the course team"
-        write_failure_feedback(course, student, lesson, reason)
         return Outcome(student, lesson, 0.0, 0.0, "zero", reason)
 
 
@@ -251,13 +250,21 @@ def _grade_one(course, student, lesson, folder, settings):
     seconds = time.perf_counter() - start
     if reason is not None:
         max_score = record_zero(course, student, lesson)
-        write_failure_feedback(course, student, lesson, reason)
         return Outcome(student, lesson, 0.0, max_score, "zero", reason, digest, seconds)
     score, max_score = graded
-    nbgrader("generate_feedback", lesson, "--student", student, "--force", cwd=course)
     note = notes_from(course / "autograded" / student / lesson / f"{lesson}.ipynb", notebook,
                       course / "notebooks" / lesson / f"{lesson}.ipynb", settings["cell_timeout"])
     return Outcome(student, lesson, score, max_score, "graded", note or "graded", digest, seconds)
+
+
+def write_feedback(course, lessons):
+    """nbgrader's feedback for every graded submission (one process per lesson), then a page for each zero."""
+    for lesson in lessons:
+        nbgrader("generate_feedback", lesson, "--force", cwd=course)
+        for record in sorted((course / "grading" / lesson).glob("*.json")):
+            outcome = json.loads(record.read_text())
+            if outcome["status"] == "zero":
+                write_failure_feedback(course, outcome["student"], lesson, outcome["reason"])
 
 
 def write_failure_feedback(course, student, lesson, reason):
@@ -375,6 +382,7 @@ def grade(course, lessons=(), workers=2, cell_timeout=120, notebook_timeout=900,
         finally:
             if server is not None:
                 server.stop()
+    write_feedback(course, chosen if todo else [])
     path = write_csv(course)
     print(f"grades: {path}", file=out)
     return path

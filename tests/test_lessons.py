@@ -6,6 +6,7 @@ from grader.check_lessons import check_lesson, table
 from grader.course import ROOT, lessons
 
 
+@pytest.mark.xdist_group("lessons")  # one lesson at a time: its solution's time budget is measured
 @pytest.mark.parametrize("lesson", lessons())
 def test_lesson_integrity(lesson):
     report = check_lesson(lesson)
