@@ -5,7 +5,8 @@ PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help install lab formgrader test release collect autograde bench-grading check data lint clean java
+.PHONY: help install lab formgrader test release collect autograde bench-grading cluster-up cluster-down \
+	cluster-status docker-build docker-up docker-down check data lint clean java
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-16s %s\n", $$1, $$2}'
@@ -50,6 +51,26 @@ autograde: $(VENV)/.installed ## Grade every new or changed submission (LESSON=.
 
 bench-grading: $(VENV)/.installed ## Benchmark: 20 synthetic submissions, plain nbgrader vs grader.autograde
 	$(PY) -m grader.bench_grading --students 20
+
+# A real Spark cluster: natively from the pip-installed PySpark, or in Docker (same entrypoint, docker/).
+cluster-up: $(VENV)/.installed ## Start a standalone master, 2 workers and Spark Connect on 127.0.0.1
+	$(PY) docker/local_cluster.py up
+
+cluster-down: $(VENV)/.installed ## Stop exactly the processes cluster-up started
+	$(PY) docker/local_cluster.py down
+
+cluster-status: $(VENV)/.installed ## Show the local cluster's processes and logs
+	$(PY) docker/local_cluster.py status
+
+docker-build: ## Build the course image (needs a Docker engine)
+	docker build -f docker/Dockerfile -t spark-ml-course:local .
+
+docker-up: $(VENV)/.installed ## Start master, 2 workers, Spark Connect and JupyterLab in Docker (needs an engine)
+	$(PY) docker/local_cluster.py docker-config --state build/docker
+	docker compose -f docker/compose.yml --env-file build/docker/.env up -d
+
+docker-down: ## Stop the Docker cluster (your notebooks stay in notebooks/)
+	docker compose -f docker/compose.yml --env-file build/docker/.env down
 
 check: $(VENV)/.installed ## Run the integrity harness on every lesson and print its table
 	$(PY) -m grader.check_lessons --report build/lessons.md

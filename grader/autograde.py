@@ -68,12 +68,10 @@ def submissions(course, lessons):
 
 
 def lesson_cells(course, lesson):
-    """The released notebook's cells: {grade_id: source} for tests and answers, and the fixed sources."""
+    """The released notebook's cells the student does not write: all of them, and the code ones."""
     released = nbformat.read(course / "notebooks" / lesson / f"{lesson}.ipynb", as_version=4)
-    ids = {c.metadata["nbgrader"]["grade_id"] for c in released.cells if "nbgrader" in c.metadata}
-    fixed = {c.source for c in released.cells
-             if c.cell_type == "code" and not c.metadata.get("nbgrader", {}).get("solution")}
-    return ids, fixed
+    given = [c for c in released.cells if not c.metadata.get("nbgrader", {}).get("solution")]
+    return {c.source for c in given}, {c.source for c in given if c.cell_type == "code"}
 
 
 def record_path(course, student, lesson):
@@ -118,7 +116,7 @@ def tampering(nb, fixed_sources):
     return None
 
 
-def preflight(notebook_path, lesson, lesson_ids, fixed_sources, other_lessons):
+def preflight(notebook_path, lesson, given_sources, fixed_sources, other_lessons):
     """A reason why this file cannot be graded, or None."""
     if not notebook_path.exists():
         found = ", ".join(sorted(p.name for p in notebook_path.parent.iterdir())) or "nothing"
@@ -131,12 +129,13 @@ def preflight(notebook_path, lesson, lesson_ids, fixed_sources, other_lessons):
     except Exception as error:  # any parse or schema failure means: not a notebook we can grade
         first = str(error).strip().splitlines()[0][:160] if str(error).strip() else type(error).__name__
         return f"not a valid Jupyter notebook ({first})"
-    ids = {c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells} - {None}
-    if not ids & lesson_ids:
-        for other, other_ids in other_lessons.items():
-            if ids & other_ids:
-                return f"this is the notebook of {other}, not of {lesson}"
-        return f"none of {lesson}'s exercise cells are in this notebook (was it started from the course's copy?)"
+    sources = {c.source for c in nb.cells}
+    matches = len(sources & given_sources)
+    best = max(other_lessons, key=lambda other: len(sources & other_lessons[other]), default=None)
+    if best is not None and len(sources & other_lessons[best]) > matches:
+        return f"this is the notebook of {best}, not of {lesson}"
+    if matches == 0:
+        return f"none of {lesson}'s cells are in this notebook (was it started from the course's copy?)"
     return tampering(nb, fixed_sources)
 
 
@@ -226,7 +225,7 @@ def _grade_one(course, student, lesson, folder, settings):
     notebook = folder / f"{lesson}.ipynb"
     digest = hashlib.sha256(notebook.read_bytes()).hexdigest() if notebook.is_file() else ""
     start = time.perf_counter()
-    reason = preflight(notebook, lesson, *settings["lesson_cells"][lesson], settings["other_ids"](lesson))
+    reason = preflight(notebook, lesson, *settings["lesson_cells"][lesson], settings["other_lessons"](lesson))
     if reason is None:
         cmd = [sys.executable, "-m", "nbgrader", "autograde", lesson, "--student", student, "--force",
                f"--Execute.timeout={settings['cell_timeout']}"]
@@ -342,7 +341,7 @@ def grade(course, lessons=(), workers=2, cell_timeout=120, notebook_timeout=900,
         settings = {
             "lesson_cells": cells, "cell_timeout": cell_timeout, "notebook_timeout": notebook_timeout,
             "sandbox": sandbox, "env": env,
-            "other_ids": lambda lesson: {other: cells[other][0] for other in cells if other != lesson},
+            "other_lessons": lambda lesson: {other: cells[other][0] for other in cells if other != lesson},
         }
         server = None
         if spark == "connect" and todo:

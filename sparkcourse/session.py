@@ -7,6 +7,8 @@ from pathlib import Path
 from .errors import CourseError
 from .java import java_problem
 
+LOCAL_CLUSTER_CONF = Path(__file__).resolve().parents[1] / "build" / "cluster" / "conf" / "spark-defaults.conf"
+
 # Tuned for a 2-core laptop: a handful of shuffle partitions instead of 200, Arrow for pandas.
 LAPTOP_CONF = {
     "spark.sql.shuffle.partitions": "4",
@@ -62,6 +64,7 @@ def get_spark(app_name="spark-ml-course", needs_classic=None):
             f"using a classic session on {os.environ.get('SPARK_MASTER') or 'local mode'} instead of {url}."
         )
         os.environ.pop("SPARK_REMOTE")
+        os.environ.pop("SPARK_CONNECT_MODE_ENABLED", None)  # PySpark's own switch to Connect
         mode, url = describe_mode()
 
     if mode == "connect":
@@ -73,6 +76,9 @@ def get_spark(app_name="spark-ml-course", needs_classic=None):
 
     require_java()
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # stay on loopback, and no hostname warning
+    if mode == "cluster" and "SPARK_CONF_DIR" not in os.environ and LOCAL_CLUSTER_CONF.exists():
+        # `make cluster-up` wrote the RPC secret and limits there; spark-submit reads SPARK_CONF_DIR.
+        os.environ["SPARK_CONF_DIR"] = str(LOCAL_CLUSTER_CONF.parent)
     builder = SparkSession.builder.master(url).appName(app_name)
     for key, value in LAPTOP_CONF.items():
         builder = builder.config(key, value)

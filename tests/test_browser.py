@@ -26,7 +26,7 @@ CORRECT_ANSWER = (
     '.select("application_id", "sponsor_code", "team_size")'
 )
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (.ci/run installs it)")
+pytestmark = [pytest.mark.xdist_group("browser"), pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (.ci/run installs it)")]
 
 
 def free_port():
@@ -141,7 +141,7 @@ def test_student_path_in_jupyterlab(tmp_path, browser):
         with steps.step("run-all-setup-works"):
             run_menu(page, "Run All Cells")
             answer = cell(page, "successful_phd = None")
-            answer.locator(".jp-OutputArea-output", has_text="NotImplementedError").wait_for(timeout=120_000)
+            answer.locator(".jp-OutputArea-output", has_text="NotImplementedError").wait_for(timeout=180_000)
             wait_idle(page)
             setup = cell(page, "spark = get_spark()")
             assert "Spark 4.3.0 running in local" in setup.locator(".jp-OutputArea").text_content()

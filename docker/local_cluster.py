@@ -1,0 +1,238 @@
+"""Start and stop the course's Spark cluster without Docker: a standalone master, two workers and a
+Spark Connect server on 127.0.0.1, each run by docker/entrypoint.sh as in the image.
+
+    python docker/local_cluster.py up|down|status [--state build/cluster]
+    python docker/local_cluster.py docker-config --state build/docker   (what make docker-up runs first)
+
+`up` writes a fresh RPC secret and spark-defaults.conf into the state folder, records each
+process id, waits until the master lists both workers and Spark Connect answers, and prints where
+everything is. `down` stops exactly the recorded processes.
+"""
+
+import argparse
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+DEFAULT_STATE = ROOT / "build" / "cluster"
+PORTS = {"master": 7077, "master_ui": 8080, "worker1_ui": 8081, "worker2_ui": 8082, "connect": 15002}
+
+
+class ClusterError(Exception):
+    """A problem stated in one sentence for the person who typed the command."""
+
+
+def port_taken(port):
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+
+
+def read_state(state):
+    path = state / "cluster.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def write_conf(state, secret):
+    """spark-defaults.conf shared by master, workers, the Connect server and notebook clients."""
+    conf = state / "conf"
+    conf.mkdir(parents=True, exist_ok=True)
+    secret_file = state / "secret"
+    secret_file.write_text(secret)
+    secret_file.chmod(0o600)
+    (conf / "spark-defaults.conf").write_text("\n".join([
+        "# Written by docker/local_cluster.py up: RPC authentication with this cluster's own secret.",
+        "spark.authenticate true",
+        f"spark.authenticate.secret {secret}",
+        "spark.master.rest.enabled false",
+        # Two apps at once (the Connect server and a notebook) share two workers of 2 cores each.
+        "spark.cores.max 2",
+        "spark.executor.cores 1",
+        "spark.executor.memory 768m",
+        "spark.sql.shuffle.partitions 4",
+        "spark.ui.showConsoleProgress false",
+        "",
+    ]))
+    (conf / "spark-defaults.conf").chmod(0o600)
+    return conf
+
+
+def up(state, ports=PORTS, timeout=120):
+    state = Path(state)
+    previous = read_state(state)
+    if previous and any(alive(p["pid"]) for p in previous["processes"]):
+        raise ClusterError(f"a cluster started by `make cluster-up` is still running (state in {state}): "
+                           "run `make cluster-down` first")
+    taken = [f"{name} ({port})" for name, port in ports.items() if port_taken(port)]
+    if taken:
+        raise ClusterError(f"ports already in use on 127.0.0.1: {', '.join(taken)}; stop what uses them "
+                           "or pass other ports")
+    start = time.perf_counter()
+    (state / "logs").mkdir(parents=True, exist_ok=True)
+    conf = write_conf(state, secrets.token_hex(32))
+    base = dict(os.environ, SPARK_CONF_DIR=str(conf), SPARK_MASTER_HOST="127.0.0.1", SPARK_LOCAL_IP="127.0.0.1",
+                SPARK_MASTER_PORT=str(ports["master"]), SPARK_MASTER_WEBUI_PORT=str(ports["master_ui"]),
+                SPARK_CONNECT_PORT=str(ports["connect"]), SPARK_LOG_DIR=str(state / "logs"),
+                PYSPARK_PYTHON=sys.executable, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    base.pop("SPARK_REMOTE", None)
+    roles = [
+        ("master", {}),
+        ("worker", {"SPARK_WORKER_WEBUI_PORT": str(ports["worker1_ui"]), "SPARK_WORKER_DIR": str(state / "worker1")}),
+        ("worker", {"SPARK_WORKER_WEBUI_PORT": str(ports["worker2_ui"]), "SPARK_WORKER_DIR": str(state / "worker2")}),
+        ("connect", {}),
+    ]
+    processes = []
+    record = {"ports": ports, "processes": processes, "conf": str(conf)}
+    try:
+        for index, (role, extra) in enumerate(roles):
+            name = f"{role}{index if role == 'worker' else ''}"
+            log = open(state / "logs" / f"{name}.log", "ab")
+            proc = subprocess.Popen([str(HERE / "entrypoint.sh"), role], env=dict(base, **extra), stdout=log,
+                                    stderr=subprocess.STDOUT, start_new_session=True, cwd=state)
+            processes.append({"name": name, "pid": proc.pid, "log": str(state / "logs" / f"{name}.log")})
+            (state / "cluster.json").write_text(json.dumps(record, indent=1))
+            if role == "master":
+                wait_for(lambda: port_taken(ports["master"]), timeout, "the master to listen", processes)
+            if name == "worker2":
+                wait_for(lambda: len(alive_workers(ports)) == 2, timeout, "both workers to register", processes)
+        wait_for(lambda: connect_answers(ports["connect"]), timeout, "Spark Connect to answer", processes)
+    except BaseException:
+        down(state)
+        raise
+    record["started_in_s"] = round(time.perf_counter() - start, 1)
+    (state / "cluster.json").write_text(json.dumps(record, indent=1))
+    return record
+
+
+def wait_for(condition, timeout, what, processes):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        dead = [p for p in processes if not alive(p["pid"])]
+        if dead:
+            raise ClusterError(f"{dead[0]['name']} exited while waiting for {what}; see {dead[0]['log']}")
+        if condition():
+            return
+        time.sleep(0.25)
+    raise ClusterError(f"gave up after {timeout} s waiting for {what}; logs in {Path(processes[0]['log']).parent}")
+
+
+def master_json(ports):
+    with urllib.request.urlopen(f"http://127.0.0.1:{ports['master_ui']}/json/", timeout=5) as response:
+        return json.load(response)
+
+
+def alive_workers(ports):
+    try:
+        return [w for w in master_json(ports)["workers"] if w["state"] == "ALIVE"]
+    except OSError:
+        return []
+
+
+def connect_answers(port):
+    if not port_taken(port):
+        return False
+    probe = subprocess.run(
+        [sys.executable, "-c", "from pyspark.sql import SparkSession as S; "
+                               f"s = S.builder.remote('sc://127.0.0.1:{port}').getOrCreate(); s.range(1).count()"],
+        capture_output=True, timeout=120, env={k: v for k, v in os.environ.items() if k != "SPARK_REMOTE"})
+    return probe.returncode == 0
+
+
+def down(state):
+    """Stop exactly the processes `up` recorded (each with its children), then forget them."""
+    state = Path(state)
+    record = read_state(state)
+    if not record:
+        return []
+    stopped = []
+    for process in reversed(record["processes"]):
+        if alive(process["pid"]):
+            try:
+                os.killpg(process["pid"], signal.SIGTERM)
+            except ProcessLookupError:
+                continue
+            stopped.append(process)
+    deadline = time.monotonic() + 30
+    while any(alive(p["pid"]) for p in stopped) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    for process in stopped:
+        if alive(process["pid"]):
+            os.killpg(process["pid"], signal.SIGKILL)
+    (state / "cluster.json").unlink(missing_ok=True)
+    return stopped
+
+
+def docker_config(folder):
+    """What `make docker-up` needs first: spark-defaults.conf with a fresh secret, and a Jupyter token."""
+    folder = Path(folder)
+    conf = write_conf(folder, secrets.token_hex(32))
+    (conf / "spark-defaults.conf").chmod(0o644)  # read by the containers' unprivileged user; the folder stays local
+    token = secrets.token_hex(24)
+    env = folder / ".env"
+    env.write_text(f"JUPYTER_TOKEN={token}\n")
+    env.chmod(0o600)
+    return token
+
+
+def describe(record):
+    ports = record["ports"]
+    lines = [
+        f"Spark cluster up in {record.get('started_in_s', '?')} s:",
+        f"  master      spark://127.0.0.1:{ports['master']}   status http://127.0.0.1:{ports['master_ui']}",
+        f"  workers     http://127.0.0.1:{ports['worker1_ui']}  http://127.0.0.1:{ports['worker2_ui']}",
+        f"  connect     sc://127.0.0.1:{ports['connect']}",
+        f"  logs        {Path(record['processes'][0]['log']).parent}",
+        "Use it from the same notebooks (one variable):",
+        f"  SPARK_REMOTE=sc://127.0.0.1:{ports['connect']} make lab      # through Spark Connect",
+        f"  SPARK_MASTER=spark://127.0.0.1:{ports['master']} make lab    # as a standalone-cluster client",
+        "Stop it with: make cluster-down",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=["up", "down", "status", "docker-config"])
+    parser.add_argument("--state", type=Path, default=DEFAULT_STATE, help="folder for pids, logs, secret and conf")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "up":
+            print(describe(up(args.state)))
+        elif args.command == "docker-config":
+            token = docker_config(args.state)
+            print(f"wrote {args.state}/conf/spark-defaults.conf (new RPC secret) and {args.state}/.env")
+            print(f"JupyterLab will be at http://127.0.0.1:8888/lab?token={token}")
+        elif args.command == "down":
+            stopped = down(args.state)
+            print(f"stopped {', '.join(p['name'] for p in stopped)}" if stopped else "no cluster was running")
+        else:
+            record = read_state(args.state)
+            if not record:
+                print("no cluster is running (make cluster-up starts one)")
+            else:
+                for p in record["processes"]:
+                    print(f"  {p['name']:8s} pid {p['pid']:7d} {'running' if alive(p['pid']) else 'STOPPED'}  log {p['log']}")
+                print(f"  workers alive: {len(alive_workers(record['ports']))}")
+    except ClusterError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
