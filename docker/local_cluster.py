@@ -37,11 +37,18 @@ def port_taken(port):
 
 
 def alive(pid):
+    """True while the process runs (a finished child of ours is reaped, a zombie counts as stopped)."""
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0]:
+            return False
+    except ChildProcessError:
+        pass  # not our child: ask the system
     try:
         os.kill(pid, 0)
-        return True
     except ProcessLookupError:
         return False
+    status = Path(f"/proc/{pid}/status")
+    return not (status.exists() and "\nState:\tZ" in status.read_text())
 
 
 def read_state(state):
