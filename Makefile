@@ -36,7 +36,7 @@ formgrader: $(VENV)/.installed ## Open nbgrader's formgrader (instructors) on th
 		--ServerApp.default_url=/formgrader $(LAB_ARGS)
 
 test: java $(VENV)/.installed ## Run the whole test suite (what CI runs)
-	$(PY) -m pytest -n 2 --dist loadgroup --durations=10
+	$(PY) -m pytest --durations=10
 
 release: $(VENV)/.installed ## Regenerate notebooks/ from solutions/ with nbgrader, and the student bundle
 	$(PY) -m grader.release

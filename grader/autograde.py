@@ -67,11 +67,16 @@ def submissions(course, lessons):
     return found
 
 
-def lesson_cells(course, lesson):
+def lesson_cells(released_notebook):
     """The released notebook's cells the student does not write: all of them, and the code ones."""
-    released = nbformat.read(course / "notebooks" / lesson / f"{lesson}.ipynb", as_version=4)
+    released = nbformat.read(released_notebook, as_version=4)
     given = [c for c in released.cells if not c.metadata.get("nbgrader", {}).get("solution")]
     return {c.source for c in given}, {c.source for c in given if c.cell_type == "code"}
+
+
+def gradebook_url(course):
+    """The gradebook, waiting up to 2 minutes for a lock: parallel gradings write to it at once."""
+    return f"sqlite:///{course / 'gradebook.db'}?timeout=120"
 
 
 def record_path(course, student, lesson):
@@ -156,7 +161,7 @@ def install_kernelspec(folder):
 def scores(course, student, lesson):
     from nbgrader.api import Gradebook, MissingEntry
 
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+    with Gradebook(gradebook_url(course)) as gradebook:
         try:
             sub = gradebook.find_submission_notebook(lesson, lesson, student)
         except MissingEntry:
@@ -169,7 +174,7 @@ def record_zero(course, student, lesson):
     """Make sure the gradebook lists this submission (with no points) so exports show it."""
     from nbgrader.api import Gradebook, MissingEntry
 
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+    with Gradebook(gradebook_url(course)) as gradebook:
         gradebook.update_or_create_student(student)
         try:
             gradebook.find_submission(lesson, student)
@@ -214,11 +219,12 @@ def notes_from(graded_notebook, submitted_notebook, released_notebook, cell_time
 
 def grade_one(course, student, lesson, folder, settings):
     """Preflight, then nbgrader autograde in a sandbox; returns an Outcome, whatever happens."""
-    try:
-        return _grade_one(course, student, lesson, folder, settings)
-    except Exception as error:  # a bug of ours or a file we did not foresee must not stop the batch
-        reason = f"the grader itself failed on this submission ({type(error).__name__}: {error}); tell the course team"
-        return Outcome(student, lesson, 0.0, 0.0, "zero", reason)
+    for _attempt in (1, 2):  # a second try for what was the grader's trouble (a locked gradebook, say)
+        try:
+            return _grade_one(course, student, lesson, folder, settings)
+        except Exception as error:  # a bug of ours or a file we did not foresee must not stop the batch
+            reason = f"the grader itself failed on this submission ({type(error).__name__}: {error}); tell the course team"
+    return Outcome(student, lesson, 0.0, 0.0, "zero", reason)
 
 
 def _grade_one(course, student, lesson, folder, settings):
@@ -228,7 +234,7 @@ def _grade_one(course, student, lesson, folder, settings):
     reason = preflight(notebook, lesson, *settings["lesson_cells"][lesson], settings["other_lessons"](lesson))
     if reason is None:
         cmd = [sys.executable, "-m", "nbgrader", "autograde", lesson, "--student", student, "--force",
-               f"--Execute.timeout={settings['cell_timeout']}"]
+               f"--Execute.timeout={settings['cell_timeout']}", f"--CourseDirectory.db_url={gradebook_url(course)}"]
         if settings["sandbox"]:
             cmd.append(f"--Execute.kernel_name={KERNEL_NAME}")
         proc = subprocess.Popen(cmd, cwd=course, env=settings["env"], stdout=subprocess.PIPE,
@@ -287,7 +293,7 @@ def prepare(course, lessons):
         else:
             from nbgrader.api import Gradebook, MissingEntry
 
-            with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+            with Gradebook(gradebook_url(course)) as gradebook:
                 try:
                     gradebook.find_assignment(lesson)
                 except MissingEntry:
@@ -319,8 +325,9 @@ def grade(course, lessons=(), workers=2, cell_timeout=120, notebook_timeout=900,
     found = submissions(course, set(lessons))
     chosen = sorted({lesson for _, lesson, _ in found})
     prepare(course, chosen)
-    released_lessons = sorted(p.name for p in (course / "notebooks").iterdir() if p.is_dir())
-    cells = {lesson: lesson_cells(course, lesson) for lesson in released_lessons}
+    # Every lesson the course knows, to tell a notebook of another lesson by its content.
+    released = {p.parent.name: p for folder in (ROOT / "notebooks", course / "notebooks") for p in folder.glob("*/*.ipynb")}
+    cells = {lesson: lesson_cells(path) for lesson, path in released.items()}
     todo = []
     for student, lesson, folder in found:
         record = record_path(course, student, lesson)
