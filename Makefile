@@ -65,12 +65,14 @@ cluster-status: $(VENV)/.installed ## Show the local cluster's processes and log
 docker-build: ## Build the course image (needs a Docker engine)
 	docker build -f docker/Dockerfile -t spark-ml-course:local .
 
+# A fresh secret and tokens on every docker-up, so every container is recreated to share them.
 docker-up: $(VENV)/.installed ## Start master, 2 workers, Spark Connect and JupyterLab in Docker (needs an engine)
 	$(PY) docker/local_cluster.py docker-config --state build/docker
-	docker compose -f docker/compose.yml --env-file build/docker/.env up -d
+	docker compose -f docker/compose.yml --env-file build/docker/.env up -d --force-recreate
 
 docker-down: ## Stop the Docker cluster (your notebooks stay in notebooks/)
-	docker compose -f docker/compose.yml --env-file build/docker/.env down
+	@test -f build/docker/.env || { echo "no Docker cluster was started from here (build/docker/.env is missing)"; exit 0; }; \
+	docker compose -f docker/compose.yml --env-file build/docker/.env down && rm -f build/docker/client.json
 
 check: $(VENV)/.installed ## Run the integrity harness on every lesson and print its table
 	$(PY) -m grader.check_lessons --report build/lessons.md
