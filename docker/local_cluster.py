@@ -1,12 +1,16 @@
-"""Start and stop the course's Spark cluster without Docker: a standalone master, two workers and a
-Spark Connect server on 127.0.0.1, each run by docker/entrypoint.sh as in the image.
+"""Start, stop and show the course's Spark cluster without Docker, on 127.0.0.1.
+
+A standalone master, two workers and a Spark Connect server from the pip-installed PySpark, each
+run by docker/entrypoint.sh as in the image.
 
     python docker/local_cluster.py up|down|status [--state build/cluster]
     python docker/local_cluster.py docker-config --state build/docker   (what make docker-up runs first)
 
-`up` writes a fresh RPC secret and spark-defaults.conf into the state folder, records each
-process id, waits until the master lists both workers and Spark Connect answers, and prints where
-everything is. `down` stops exactly the recorded processes.
+`up` writes a fresh RPC secret, a Spark Connect token and spark-defaults.conf into the state
+folder, records each process id (with its start time, so a reused id is never stopped), waits until
+the master lists both workers and Spark Connect answers, and prints where everything is. `down`
+stops exactly the recorded processes. `client.json` in the state folder tells the course's session
+factory (sparkcourse/session.py) which conf and token belong to which URL.
 """
 
 import argparse
@@ -36,6 +40,20 @@ def port_taken(port):
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
+def start_time(pid):
+    """The process's start time in clock ticks since boot (/proc/PID/stat field 22), or None."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[19])
+
+
+def ours(process):
+    """Is the recorded process still the one we started (not a later process that got its id)?"""
+    return alive(process["pid"]) and start_time(process["pid"]) == process.get("started")
+
+
 def alive(pid):
     """True while the process runs (a finished child of ours is reaped, a zombie counts as stopped)."""
     try:
@@ -56,14 +74,19 @@ def read_state(state):
     return json.loads(path.read_text()) if path.exists() else None
 
 
+def write_private(path, text):
+    """Create or replace a file readable by its owner only, never briefly readable by others."""
+    path.unlink(missing_ok=True)
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
+        f.write(text)
+
+
 def write_conf(state, secret):
     """spark-defaults.conf shared by master, workers, the Connect server and notebook clients."""
     conf = state / "conf"
     conf.mkdir(parents=True, exist_ok=True)
-    secret_file = state / "secret"
-    secret_file.write_text(secret)
-    secret_file.chmod(0o600)
-    (conf / "spark-defaults.conf").write_text("\n".join([
+    write_private(state / "secret", secret)
+    write_private(conf / "spark-defaults.conf", "\n".join([
         "# Written by docker/local_cluster.py up: RPC authentication with this cluster's own secret.",
         "spark.authenticate true",
         f"spark.authenticate.secret {secret}",
@@ -76,52 +99,67 @@ def write_conf(state, secret):
         "spark.ui.showConsoleProgress false",
         "",
     ]))
-    (conf / "spark-defaults.conf").chmod(0o600)
     return conf
 
 
+def client_info(state, master, connect):
+    """What the session factory needs to use this cluster: which URL gets which conf and token."""
+    info = {"master": master, "connect": connect, "conf": str(state / "conf"),
+            "token_file": str(state / "connect-token")}
+    (state / "client.json").write_text(json.dumps(info, indent=1) + "\n")
+
+
 def up(state, ports=PORTS, timeout=120):
-    state = Path(state)
+    state = Path(state).resolve()
     previous = read_state(state)
-    if previous and any(alive(p["pid"]) for p in previous["processes"]):
+    if previous and any(ours(p) for p in previous["processes"]):
         raise ClusterError(f"a cluster started by `make cluster-up` is still running (state in {state}): "
                            "run `make cluster-down` first")
     taken = [f"{name} ({port})" for name, port in ports.items() if port_taken(port)]
     if taken:
         raise ClusterError(f"ports already in use on 127.0.0.1: {', '.join(taken)}; stop what uses them "
-                           "or pass other ports")
+                           "(`make cluster-status` shows whether it is a cluster of ours) or pass other ports")
     start = time.perf_counter()
     (state / "logs").mkdir(parents=True, exist_ok=True)
     conf = write_conf(state, secrets.token_hex(32))
+    token = secrets.token_hex(32)
+    write_private(state / "connect-token", token)
     base = dict(os.environ, SPARK_CONF_DIR=str(conf), SPARK_MASTER_HOST="127.0.0.1", SPARK_LOCAL_IP="127.0.0.1",
                 SPARK_MASTER_PORT=str(ports["master"]), SPARK_MASTER_WEBUI_PORT=str(ports["master_ui"]),
                 SPARK_CONNECT_PORT=str(ports["connect"]), SPARK_LOG_DIR=str(state / "logs"),
                 PYSPARK_PYTHON=sys.executable, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    base.pop("SPARK_REMOTE", None)
+    for variable in ("SPARK_REMOTE", "SPARK_MASTER", "SPARK_CONNECT_MODE_ENABLED", "SPARK_CONNECT_AUTHENTICATE_TOKEN"):
+        base.pop(variable, None)
     roles = [
         ("master", {}),
         ("worker", {"SPARK_WORKER_WEBUI_PORT": str(ports["worker1_ui"]), "SPARK_WORKER_DIR": str(state / "worker1")}),
         ("worker", {"SPARK_WORKER_WEBUI_PORT": str(ports["worker2_ui"]), "SPARK_WORKER_DIR": str(state / "worker2")}),
-        ("connect", {}),
+        # Spark Connect (Spark 4) checks a pre-shared bearer token; from the environment, so never in `ps`.
+        ("connect", {"SPARK_CONNECT_AUTHENTICATE_TOKEN": token}),
     ]
     processes = []
-    record = {"ports": ports, "processes": processes, "conf": str(conf)}
+    record = {"ports": ports, "processes": processes, "conf": str(conf),
+              "master_url": f"spark://127.0.0.1:{ports['master']}",
+              # PySpark sends a token without TLS only to "localhost" (Spark Connect has no TLS of its own).
+              "connect_url": f"sc://localhost:{ports['connect']}"}
     try:
         for index, (role, extra) in enumerate(roles):
             name = f"{role}{index if role == 'worker' else ''}"
-            log = open(state / "logs" / f"{name}.log", "ab")
-            proc = subprocess.Popen([str(HERE / "entrypoint.sh"), role], env=dict(base, **extra), stdout=log,
-                                    stderr=subprocess.STDOUT, start_new_session=True, cwd=state)
-            processes.append({"name": name, "pid": proc.pid, "log": str(state / "logs" / f"{name}.log")})
+            log_path = state / "logs" / f"{name}.log"
+            with open(log_path, "ab") as log:
+                proc = subprocess.Popen([str(HERE / "entrypoint.sh"), role], env=dict(base, **extra), stdout=log,
+                                        stderr=subprocess.STDOUT, start_new_session=True, cwd=state)
+            processes.append({"name": name, "pid": proc.pid, "started": start_time(proc.pid), "log": str(log_path)})
             (state / "cluster.json").write_text(json.dumps(record, indent=1))
             if role == "master":
                 wait_for(lambda: port_taken(ports["master"]), timeout, "the master to listen", processes)
             if name == "worker2":
                 wait_for(lambda: len(alive_workers(ports)) == 2, timeout, "both workers to register", processes)
-        wait_for(lambda: connect_answers(ports["connect"]), timeout, "Spark Connect to answer", processes)
+        wait_for(lambda: connect_answers(ports["connect"], token), timeout, "Spark Connect to answer", processes)
     except BaseException:
         down(state)
         raise
+    client_info(state, record["master_url"], record["connect_url"])
     record["started_in_s"] = round(time.perf_counter() - start, 1)
     (state / "cluster.json").write_text(json.dumps(record, indent=1))
     return record
@@ -151,25 +189,30 @@ def alive_workers(ports):
         return []
 
 
-def connect_answers(port):
+def connect_answers(port, token):
+    """Does the Connect server run a query for a client holding the token? (A fresh process: PySpark
+    keeps one Connect session per process.)"""
     if not port_taken(port):
         return False
+    env = {k: v for k, v in os.environ.items() if k not in ("SPARK_REMOTE", "SPARK_CONNECT_MODE_ENABLED")}
+    env["SPARK_CONNECT_AUTHENTICATE_TOKEN"] = token
     probe = subprocess.run(
         [sys.executable, "-c", "from pyspark.sql import SparkSession as S; "
-                               f"s = S.builder.remote('sc://127.0.0.1:{port}').getOrCreate(); s.range(1).count()"],
-        capture_output=True, timeout=120, env={k: v for k, v in os.environ.items() if k != "SPARK_REMOTE"})
+                               f"s = S.builder.remote('sc://localhost:{port}').getOrCreate(); s.range(1).count()"],
+        capture_output=True, timeout=120, env=env)
     return probe.returncode == 0
 
 
 def down(state):
-    """Stop exactly the processes `up` recorded (each with its children), then forget them."""
+    """Stop exactly the processes `up` recorded (each with its process group: a worker's executors,
+    the Connect server's Python workers), then forget them."""
     state = Path(state)
     record = read_state(state)
     if not record:
         return []
     stopped = []
     for process in reversed(record["processes"]):
-        if alive(process["pid"]):
+        if ours(process):
             try:
                 os.killpg(process["pid"], signal.SIGTERM)
             except ProcessLookupError:
@@ -182,34 +225,50 @@ def down(state):
         if alive(process["pid"]):
             os.killpg(process["pid"], signal.SIGKILL)
     (state / "cluster.json").unlink(missing_ok=True)
+    (state / "client.json").unlink(missing_ok=True)
     return stopped
 
 
 def docker_config(folder):
-    """What `make docker-up` needs first: spark-defaults.conf with a fresh secret, and a Jupyter token."""
-    folder = Path(folder)
+    """What `make docker-up` needs first: spark-defaults.conf with a fresh RPC secret, a Spark Connect
+    token and a Jupyter token (in .env, for compose)."""
+    folder = Path(folder).resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o700)  # other users of this machine cannot reach the secret; bind mounts ignore this
     conf = write_conf(folder, secrets.token_hex(32))
-    (conf / "spark-defaults.conf").chmod(0o644)  # read by the containers' unprivileged user; the folder stays local
-    token = secrets.token_hex(24)
-    env = folder / ".env"
-    env.write_text(f"JUPYTER_TOKEN={token}\n")
-    env.chmod(0o600)
-    return token
+    (conf / "spark-defaults.conf").chmod(0o644)  # the containers' user (uid 1000) may not be yours
+    jupyter, connect = secrets.token_hex(24), secrets.token_hex(32)
+    write_private(folder / "connect-token", connect)
+    write_private(folder / ".env", f"JUPYTER_TOKEN={jupyter}\nSPARK_CONNECT_AUTHENTICATE_TOKEN={connect}\n")
+    # From this machine, Spark Connect in Docker is sc://localhost:15002; the master is not published.
+    client_info(folder, None, "sc://localhost:15002")
+    return jupyter
 
 
 def describe(record):
     ports = record["ports"]
     lines = [
         f"Spark cluster up in {record.get('started_in_s', '?')} s:",
-        f"  master      spark://127.0.0.1:{ports['master']}   status http://127.0.0.1:{ports['master_ui']}",
+        f"  master      {record['master_url']}   status http://127.0.0.1:{ports['master_ui']}",
         f"  workers     http://127.0.0.1:{ports['worker1_ui']}  http://127.0.0.1:{ports['worker2_ui']}",
-        f"  connect     sc://127.0.0.1:{ports['connect']}",
+        f"  connect     {record['connect_url']}   (token in {Path(record['conf']).parent / 'connect-token'})",
         f"  logs        {Path(record['processes'][0]['log']).parent}",
-        "Use it from the same notebooks (one variable):",
-        f"  SPARK_REMOTE=sc://127.0.0.1:{ports['connect']} make lab      # through Spark Connect",
-        f"  SPARK_MASTER=spark://127.0.0.1:{ports['master']} make lab    # as a standalone-cluster client",
+        "Use it from the same notebooks (one variable; get_spark() finds the secret and the token):",
+        f"  SPARK_REMOTE={record['connect_url']} make lab      # through Spark Connect",
+        f"  SPARK_MASTER={record['master_url']} make lab    # as a standalone-cluster client",
         "Stop it with: make cluster-down",
     ]
+    return "\n".join(lines)
+
+
+def status(state):
+    record = read_state(state)
+    if not record:
+        return "no cluster is running (make cluster-up starts one)"
+    lines = [f"  {p['name']:8s} pid {p['pid']:7d} {'running' if ours(p) else 'STOPPED'}  log {p['log']}"
+             for p in record["processes"]]
+    lines.append(f"  workers alive: {len(alive_workers(record['ports']))}   master {record['master_url']}   "
+                 f"connect {record['connect_url']}")
     return "\n".join(lines)
 
 
@@ -223,19 +282,14 @@ def main(argv=None):
             print(describe(up(args.state)))
         elif args.command == "docker-config":
             token = docker_config(args.state)
-            print(f"wrote {args.state}/conf/spark-defaults.conf (new RPC secret) and {args.state}/.env")
+            print(f"wrote {args.state}/conf/spark-defaults.conf (new RPC secret), {args.state}/connect-token "
+                  f"and {args.state}/.env")
             print(f"JupyterLab will be at http://127.0.0.1:8888/lab?token={token}")
         elif args.command == "down":
             stopped = down(args.state)
             print(f"stopped {', '.join(p['name'] for p in stopped)}" if stopped else "no cluster was running")
         else:
-            record = read_state(args.state)
-            if not record:
-                print("no cluster is running (make cluster-up starts one)")
-            else:
-                for p in record["processes"]:
-                    print(f"  {p['name']:8s} pid {p['pid']:7d} {'running' if alive(p['pid']) else 'STOPPED'}  log {p['log']}")
-                print(f"  workers alive: {len(alive_workers(record['ports']))}")
+            print(status(args.state))
     except ClusterError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(1)

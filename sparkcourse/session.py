@@ -1,13 +1,19 @@
 """The one place where the course makes a SparkSession: local, a standalone cluster, or Spark Connect."""
 
+import json
 import os
 import tempfile
 from pathlib import Path
+from urllib.parse import urlparse
 
 from .errors import CourseError
 from .java import java_problem
 
-LOCAL_CLUSTER_CONF = Path(__file__).resolve().parents[1] / "build" / "cluster" / "conf" / "spark-defaults.conf"
+# Where `make cluster-up` and `make docker-up` leave client.json: which URL needs which conf and token.
+CLUSTER_STATES = (Path(__file__).resolve().parents[1] / "build" / "cluster",
+                  Path(__file__).resolve().parents[1] / "build" / "docker")
+DEFAULT_PORTS = {"sc": 15002, "spark": 7077}
+LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 
 # Tuned for a 2-core laptop: a handful of shuffle partitions instead of 200, Arrow for pandas.
 LAPTOP_CONF = {
@@ -37,6 +43,52 @@ def require_java():
         raise CourseError(problem)
 
 
+def _known_clusters():
+    """The clusters started from this clone (or the state folder named by SPARKCOURSE_CLUSTER)."""
+    named = os.environ.get("SPARKCOURSE_CLUSTER")
+    for folder in [Path(named)] if named else CLUSTER_STATES:
+        try:
+            yield json.loads((folder / "client.json").read_text())
+        except (OSError, ValueError):
+            continue  # none started, or not visible from here (the grading sandbox)
+
+
+def _endpoint(url):
+    """(scheme, host, port) with every loopback name as "localhost"; None for what is not one host:port."""
+    try:
+        parsed = urlparse(url)
+        port = parsed.port or DEFAULT_PORTS.get(parsed.scheme)
+    except ValueError:  # e.g. spark://a:7077,b:7077 (masters with standby)
+        return None
+    host = "localhost" if parsed.hostname in LOOPBACK else parsed.hostname
+    return parsed.scheme, host, port
+
+
+def _cluster_conf_dir(url):
+    """spark-defaults.conf (RPC secret, executor limits) of the local cluster at this master URL, if any."""
+    for cluster in _known_clusters():
+        if cluster.get("master") and _endpoint(url) == _endpoint(cluster["master"]):
+            return cluster["conf"]
+    return None
+
+
+def _connect_url(url):
+    """The URL to use for a Spark Connect server started here: its token goes in the environment
+    (never in the URL, which notebooks print), and the host becomes "localhost", the only host to
+    which PySpark sends a token without TLS. Other servers are left alone."""
+    if "token=" in url or os.environ.get("SPARK_CONNECT_AUTHENTICATE_TOKEN"):
+        return url
+    for cluster in _known_clusters():
+        if cluster.get("connect") and _endpoint(url) == _endpoint(cluster["connect"]):
+            try:
+                os.environ["SPARK_CONNECT_AUTHENTICATE_TOKEN"] = Path(cluster["token_file"]).read_text().strip()
+            except OSError:
+                return url
+            rest = url.split("://", 1)[1].partition("/")[2]
+            return f"sc://localhost:{_endpoint(url)[2]}/{rest}".rstrip("/")
+    return url
+
+
 def _use_spark_home():
     """If SPARK_HOME names a Spark distribution, import PySpark from it (findspark does the path work)."""
     home = os.environ.get("SPARK_HOME")
@@ -59,26 +111,28 @@ def get_spark(app_name="spark-ml-course", needs_classic=None):
 
     mode, url = describe_mode()
     if mode == "connect" and needs_classic:
-        print(
-            f"This lesson needs {needs_classic}, which Spark Connect does not provide: "
-            f"using a classic session on {os.environ.get('SPARK_MASTER') or 'local mode'} instead of {url}."
-        )
+        classic = f"the cluster {os.environ['SPARK_MASTER']}" if os.environ.get("SPARK_MASTER") else "local mode"
+        print(f"This lesson needs {needs_classic}, which Spark Connect does not provide: "
+              f"using a classic session in {classic} instead of {url}.")
         os.environ.pop("SPARK_REMOTE")
         os.environ.pop("SPARK_CONNECT_MODE_ENABLED", None)  # PySpark's own switch to Connect
         mode, url = describe_mode()
 
     if mode == "connect":
-        spark = SparkSession.builder.remote(url).appName(app_name).getOrCreate()
+        spark = SparkSession.builder.remote(_connect_url(url)).appName(app_name).getOrCreate()
         for key in ("spark.sql.shuffle.partitions", "spark.sql.execution.arrow.pyspark.enabled",
                     "spark.sql.session.timeZone"):
             spark.conf.set(key, LAPTOP_CONF[key])
         return spark
 
     require_java()
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # stay on loopback, and no hostname warning
-    if mode == "cluster" and "SPARK_CONF_DIR" not in os.environ and LOCAL_CLUSTER_CONF.exists():
+    if mode == "local" or (_endpoint(url) or ("", ""))[1] == "localhost":
+        # Stay on loopback (and no hostname warning); a remote cluster's executors must reach the driver.
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    if mode == "cluster" and "SPARK_CONF_DIR" not in os.environ and _cluster_conf_dir(url):
         # `make cluster-up` wrote the RPC secret and limits there; spark-submit reads SPARK_CONF_DIR.
-        os.environ["SPARK_CONF_DIR"] = str(LOCAL_CLUSTER_CONF.parent)
+        # Only for that cluster's URL: a bigger cluster brings its own configuration.
+        os.environ["SPARK_CONF_DIR"] = _cluster_conf_dir(url)
     builder = SparkSession.builder.master(url).appName(app_name)
     for key, value in LAPTOP_CONF.items():
         builder = builder.config(key, value)
