@@ -2,6 +2,7 @@
 
 import json
 import os
+import sys
 import tempfile
 from pathlib import Path
 from urllib.parse import urlparse
@@ -129,6 +130,10 @@ def get_spark(app_name="spark-ml-course", needs_classic=None):
     if mode == "local" or (_endpoint(url) or ("", ""))[1] == "localhost":
         # Stay on loopback (and no hostname warning); a remote cluster's executors must reach the driver.
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    if mode == "local":
+        # Python workers (UDFs, applyInPandas) run this kernel's Python, not the first python3 on PATH,
+        # so they see the same pandas and scikit-learn.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     if mode == "cluster" and "SPARK_CONF_DIR" not in os.environ and _cluster_conf_dir(url):
         # `make cluster-up` wrote the RPC secret and limits there; spark-submit reads SPARK_CONF_DIR.
         # Only for that cluster's URL: a bigger cluster brings its own configuration.
