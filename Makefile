@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help install lab formgrader test release collect autograde bench-grading cluster-up cluster-down \
+.PHONY: help install lab formgrader test release collect autograde bench-grading bench cluster-up cluster-down \
 	cluster-status docker-build docker-up docker-down check data lint clean java
 
 help: ## List the targets
@@ -51,6 +51,9 @@ autograde: $(VENV)/.installed ## Grade every new or changed submission (LESSON=.
 
 bench-grading: $(VENV)/.installed ## Benchmark: 20 synthetic submissions, plain nbgrader vs grader.autograde
 	$(PY) -m grader.bench_grading --students 20
+
+bench: $(VENV)/.installed ## Benchmark PySpark's performance traps (UDF ladder, Arrow, shuffles, skew); figures in build/bench/
+	$(PY) -m grader.bench_performance
 
 # A real Spark cluster: natively from the pip-installed PySpark, or in Docker (same entrypoint, docker/).
 cluster-up: $(VENV)/.installed ## Start a standalone master, 2 workers and Spark Connect on 127.0.0.1
