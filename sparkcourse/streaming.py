@@ -12,6 +12,7 @@ import threading
 import uuid
 from pathlib import Path
 
+from .checks import check_dataframe_type
 from .errors import AnswerError
 
 # The events of lesson 08, as Spark reads them (a streaming file source needs its schema up front).
@@ -86,10 +87,7 @@ def run_to_end(stream, output_mode="append", name="answer"):
     The query stops by itself at the end of the input (``availableNow``) and is stopped in any case.
     Spark's refusals (an output mode the query cannot use, say) come back as one plain sentence.
     """
-    from pyspark.sql import DataFrame
-
-    if not isinstance(stream, DataFrame):
-        raise AnswerError(f"`{name}` should be a streaming Spark DataFrame, but it is a {type(stream).__name__}.")
+    check_dataframe_type(stream, name)
     if not stream.isStreaming:
         raise AnswerError(f"`{name}` is a static Spark DataFrame: build it from the stream (`events`), "
                           "not from spark.read.")
