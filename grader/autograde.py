@@ -1,9 +1,9 @@
 """Grade a whole class with nbgrader: submissions in parallel, each in a sandbox, idempotent, with feedback and CSV.
 
-Every submission is graded by real `nbgrader autograde` (one process per submission), its kernel
-started by grader/sandbox_kernel.py. Before that, a preflight refuses what cannot be graded
-honestly (not a notebook, another lesson's notebook, code that tampers with the checks) with a
-zero and a reason. Results go to nbgrader's gradebook, to grading/<lesson>/<student>.json (what
+Every submission is graded by real `nbgrader autograde`, in a process of its own forked from one
+that imported nbgrader once, its kernel started by grader/sandbox_kernel.py. Before that, a
+preflight refuses what cannot be graded honestly (not a notebook, another lesson's notebook, code
+that tampers with the checks) with a zero and a reason. Results go to nbgrader's gradebook, to grading/<lesson>/<student>.json (what
 makes re-runs skip unchanged submissions), to grades.csv, and to feedback/ as HTML.
 
     python -m grader.autograde --course DIR [LESSON ...] [--workers 2] [--spark connect|local]
@@ -15,10 +15,10 @@ import csv
 import hashlib
 import html
 import json
+import multiprocessing
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -217,6 +217,37 @@ def notes_from(graded_notebook, submitted_notebook, released_notebook, cell_time
     return "; ".join(notes)
 
 
+# `nbgrader autograde` for one submission, in a process forked from one that imported nbgrader once:
+# the same as `python -m nbgrader autograde ...`, without paying for Python and nbgrader's imports each time.
+FORK = multiprocessing.get_context("forkserver")
+multiprocessing.set_forkserver_preload(["__main__", "nbgrader.apps.nbgraderapp", "grader.course"])
+
+
+def _nbgrader_main(argv, cwd, env, log_path):
+    os.setsid()  # its own process group, so a timeout stops it and everything it started
+    os.chdir(cwd)
+    os.environ.clear()
+    os.environ.update(env)
+    with open(log_path, "ab") as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+    from nbgrader.apps.nbgraderapp import NbGraderApp
+
+    NbGraderApp.launch_instance(argv=argv)
+
+
+def run_nbgrader(argv, cwd, env, log_path, timeout):
+    """Run nbgrader with argv in cwd, its output added to log_path; its exit code, or None if it ran past timeout."""
+    process = FORK.Process(target=_nbgrader_main, args=(argv, str(cwd), env, str(log_path)), daemon=True)
+    process.start()
+    process.join(timeout)
+    if process.is_alive():
+        os.killpg(process.pid, signal.SIGKILL)
+        process.join()
+        return None
+    return process.exitcode
+
+
 def grade_one(course, student, lesson, folder, settings):
     """Preflight, then nbgrader autograde in a sandbox; returns an Outcome, whatever happens."""
     for _attempt in (1, 2):  # a second try for what was the grader's trouble (a locked gradebook, say)
@@ -231,45 +262,37 @@ def _grade_one(course, student, lesson, folder, settings):
     notebook = folder / f"{lesson}.ipynb"
     digest = hashlib.sha256(notebook.read_bytes()).hexdigest() if notebook.is_file() else ""
     start = time.perf_counter()
+    log_path = record_path(course, student, lesson).with_suffix(".log")  # nbgrader's own words, for the instructor
+    log_path.parent.mkdir(parents=True, exist_ok=True)
     reason = preflight(notebook, lesson, *settings["lesson_cells"][lesson], settings["other_lessons"](lesson))
     if reason is None:
-        cmd = [sys.executable, "-m", "nbgrader", "autograde", lesson, "--student", student, "--force",
-               f"--Execute.timeout={settings['cell_timeout']}", f"--CourseDirectory.db_url={gradebook_url(course)}"]
+        argv = ["autograde", lesson, "--student", student, "--force", f"--Execute.timeout={settings['cell_timeout']}",
+                f"--CourseDirectory.db_url={gradebook_url(course)}"]
         if settings["sandbox"]:
-            cmd.append(f"--Execute.kernel_name={KERNEL_NAME}")
-        proc = subprocess.Popen(cmd, cwd=course, env=settings["env"], stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
-        try:
-            log, _ = proc.communicate(timeout=settings["notebook_timeout"])
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            log, _ = proc.communicate()
+            argv.append(f"--Execute.kernel_name={KERNEL_NAME}")
+        log_path.unlink(missing_ok=True)
+        returncode = run_nbgrader(argv, course, settings["env"], log_path, settings["notebook_timeout"])
+        log = log_path.read_text(errors="replace")
+        if returncode is None:
             reason = f"grading took longer than {settings['notebook_timeout']} s and was stopped"
-        log_path = record_path(course, student, lesson).with_suffix(".log")
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        log_path.write_text(log)  # nbgrader's own words, for the instructor
-        if reason is None:
+        else:
             graded = scores(course, student, lesson)
-            if proc.returncode != 0 or graded is None or "There was an error processing" in log:
+            if returncode != 0 or graded is None or "There was an error processing" in log:
                 reason = explain_failure(log)
     seconds = time.perf_counter() - start
     if reason is not None:
         max_score = record_zero(course, student, lesson)
+        write_failure_feedback(course, student, lesson, reason)
         return Outcome(student, lesson, 0.0, max_score, "zero", reason, digest, seconds)
     score, max_score = graded
-    note = notes_from(course / "autograded" / student / lesson / f"{lesson}.ipynb", notebook,
-                      course / "notebooks" / lesson / f"{lesson}.ipynb", settings["cell_timeout"])
-    return Outcome(student, lesson, score, max_score, "graded", note or "graded", digest, seconds)
-
-
-def write_feedback(course, lessons):
-    """nbgrader's feedback for every graded submission (one process per lesson), then a page for each zero."""
-    for lesson in lessons:
-        nbgrader("generate_feedback", lesson, "--force", cwd=course)
-        for record in sorted((course / "grading" / lesson).glob("*.json")):
-            outcome = json.loads(record.read_text())
-            if outcome["status"] == "zero":
-                write_failure_feedback(course, outcome["student"], lesson, outcome["reason"])
+    notes = [notes_from(course / "autograded" / student / lesson / f"{lesson}.ipynb", notebook,
+                        course / "notebooks" / lesson / f"{lesson}.ipynb", settings["cell_timeout"])]
+    # nbgrader's feedback page, made now, while the other worker grades
+    if run_nbgrader(["generate_feedback", lesson, "--student", student, "--force"], course, settings["env"],
+                    log_path, timeout=300) != 0:
+        notes.append(f"nbgrader could not write the feedback page (see {log_path.name})")
+    return Outcome(student, lesson, score, max_score, "graded", "; ".join(filter(None, notes)) or "graded", digest,
+                   seconds)
 
 
 def write_failure_feedback(course, student, lesson, reason):
@@ -388,7 +411,6 @@ def grade(course, lessons=(), workers=2, cell_timeout=120, notebook_timeout=900,
         finally:
             if server is not None:
                 server.stop()
-    write_feedback(course, chosen if todo else [])
     path = write_csv(course)
     print(f"grades: {path}", file=out)
     return path
