@@ -33,10 +33,10 @@ def tool_env(**extra):
     return env
 
 
-def nbgrader(*args, cwd=ROOT, timeout=1800):
-    """Run an nbgrader command in a course directory; raise with its output if it fails."""
+def nbgrader(*args, cwd=ROOT, timeout=1800, env=None):
+    """Run an nbgrader command in a course directory (env: extra variables); raise with its output if it fails."""
     result = subprocess.run(
-        [sys.executable, "-m", "nbgrader", *args], cwd=cwd, env=tool_env(),
+        [sys.executable, "-m", "nbgrader", *args], cwd=cwd, env=tool_env(**(env or {})),
         capture_output=True, text=True, timeout=timeout,
     )
     if result.returncode != 0:
