@@ -67,20 +67,23 @@ def check_dataframe(answer, expected, name="answer", check_row_order=False, rtol
     ``expected`` may be a pandas DataFrame (a reference computed the pandas way): it is then
     converted with the answer's column types, so the comparison is about values only.
     """
+    want = None
     if not isinstance(expected, DataFrame):
         check_columns(answer, list(expected.columns), name)
+        want = len(expected)
         expected = _spark_from_pandas(expected, answer.schema, answer.sparkSession)
     check_columns(answer, expected.columns, name)
     try:
         assertSchemaEqual(answer.schema, expected.schema, ignoreNullable=True)
     except PySparkAssertionError:
         check_schema(answer, {f.name: f.dataType.simpleString() for f in expected.schema.fields}, name)
-    got, want = answer.count(), expected.count()
-    if got != want:
-        raise AnswerError(f"`{name}` should have {want} rows, but it has {got}.")
+    want = expected.count() if want is None else want
+    rows = answer.limit(want + 1).collect()  # one query, and never more than one row too many into memory
+    if len(rows) != want:
+        raise AnswerError(f"`{name}` should have {want} rows, but it has {answer.count() if rows else 0}.")
     try:
         assertDataFrameEqual(
-            answer, expected, checkRowOrder=check_row_order, rtol=rtol, atol=atol,
+            rows, expected, checkRowOrder=check_row_order, rtol=rtol, atol=atol,
             maxErrors=1, showOnlyDiff=True, includeDiffRows=True,
         )
     except PySparkAssertionError as error:

@@ -76,6 +76,7 @@ def test_check_dataframe_accepts_the_same_rows_in_any_order(bands):
         (lambda b: b.withColumnRenamed("count", "n"), r"missing \['count'\]; unexpected \['n'\]"),
         (lambda b: b.select("count", "contract_value_band"), "same names, different order"),
         (lambda b: b.limit(3), "should have 10 rows, but it has 3"),
+        (lambda b: b.union(b).union(b), "should have 10 rows, but it has 30"),
         (lambda b: b.withColumn("count", b["count"].cast("int")), "`count` should be bigint but is int"),
     ],
 )
@@ -172,3 +173,11 @@ def test_old_java_gets_one_clear_sentence(tmp_path):
 def test_the_installed_java_is_accepted():
     result = subprocess.run([sys.executable, str(ROOT / "sparkcourse" / "java.py")], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_check_dataframe_with_row_order_compares_sorted_answers_in_order(bands):
+    check_dataframe(bands.orderBy("count", "contract_value_band"), bands.orderBy("count", "contract_value_band").toPandas(),
+                    name="bands", check_row_order=True)
+    with pytest.raises(AnswerError, match="rows differ \\(in order"):
+        check_dataframe(bands.orderBy(bands["count"].desc(), "contract_value_band"),
+                        bands.orderBy("count", "contract_value_band"), name="bands", check_row_order=True)
