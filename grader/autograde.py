@@ -399,15 +399,18 @@ def grade(course, lessons=(), workers=2, cell_timeout=120, notebook_timeout=900,
                     return None
             return outcome
 
+        def regrade(task):
+            outcome = grade_one(course, *task, settings)
+            outcome.reason += "; graded again with its own Spark (the shared Spark server stopped during its run)"
+            return outcome
+
         try:
             with ThreadPoolExecutor(max_workers=workers) as pool:
                 for future in as_completed([pool.submit(run, task) for task in todo]):
                     if future.result() is not None:
                         progress.done(course, future.result())
-            for task in retry:
-                outcome = grade_one(course, *task, settings)
-                outcome.reason += "; graded again with its own Spark (the shared Spark server stopped during its run)"
-                progress.done(course, outcome)
+                for future in as_completed([pool.submit(regrade, task) for task in retry]):
+                    progress.done(course, future.result())
         finally:
             if server is not None:
                 server.stop()
