@@ -3,8 +3,10 @@
 Every submission is graded by real `nbgrader autograde`, in a process of its own forked from one
 that imported nbgrader once, its kernel started by grader/sandbox_kernel.py. Before that, a
 preflight refuses what cannot be graded honestly (not a notebook, another lesson's notebook, code
-that tampers with the checks) with a zero and a reason. Results go to nbgrader's gradebook, to grading/<lesson>/<student>.json (what
-makes re-runs skip unchanged submissions), to grades.csv, and to feedback/ as HTML.
+that tampers with the checks) with a zero and a reason. Results go to nbgrader's gradebook, to
+grading/<lesson>/<student>.json (what makes re-runs skip unchanged submissions), to grades.csv,
+and to feedback/ as HTML. A script that calls grade() needs `if __name__ == "__main__":`, as any
+script using multiprocessing does: the fork server imports its __main__.
 
     python -m grader.autograde --course DIR [LESSON ...] [--workers 2] [--spark connect|local]
 """
