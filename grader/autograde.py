@@ -1,7 +1,8 @@
 """Grade a whole class with nbgrader: submissions in parallel, each in a sandbox, idempotent, with feedback and CSV.
 
 Every submission is graded by real `nbgrader autograde`, in a process of its own forked from one
-that imported nbgrader once, its kernel started by grader/sandbox_kernel.py. Before that, a
+that imported nbgrader once. Its kernel runs in a sandbox of its own (grader/sandbox_kernel.py),
+forked from a zygote that imported pandas, PySpark... once (grader/kernel_zygote.py). Before that, a
 preflight refuses what cannot be graded honestly (not a notebook, another lesson's notebook, code
 that tampers with the checks) with a zero and a reason. Results go to nbgrader's gradebook, to
 grading/<lesson>/<student>.json (what makes re-runs skip unchanged submissions), to grades.csv,
@@ -13,6 +14,7 @@ script using multiprocessing does: the fork server imports its __main__.
 
 import argparse
 import ast
+import contextlib
 import csv
 import hashlib
 import html
@@ -32,6 +34,7 @@ from pathlib import Path
 import nbformat
 
 from .course import ROOT, nbgrader, tool_env
+from .kernel_zygote import KernelZygote
 
 KERNEL_NAME = "sparkcourse-sandbox"
 MAX_NOTEBOOK_BYTES = 20 * 2**20
@@ -222,7 +225,7 @@ def notes_from(graded_notebook, submitted_notebook, released_notebook, cell_time
 # `nbgrader autograde` for one submission, in a process forked from one that imported nbgrader once:
 # the same as `python -m nbgrader autograde ...`, without paying for Python and nbgrader's imports each time.
 FORK = multiprocessing.get_context("forkserver")
-multiprocessing.set_forkserver_preload(["__main__", "nbgrader.apps.nbgraderapp", "grader.course"])
+multiprocessing.set_forkserver_preload(["__main__", "grader.nbgrader_preload", "grader.course"])
 
 
 def _nbgrader_main(argv, cwd, env, log_path):
@@ -364,22 +367,31 @@ def grade(course, lessons=(), workers=2, cell_timeout=120, notebook_timeout=900,
     print(f"{len(found)} submissions, {len(found) - len(todo)} unchanged, grading {len(todo)} "
           f"with {workers} workers and {spark} Spark", file=out, flush=True)
 
-    with tempfile.TemporaryDirectory(prefix="grading-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="grading-") as scratch, contextlib.ExitStack() as cleanup:
         scratch = Path(scratch)
         env = tool_env(JUPYTER_PATH=install_kernelspec(scratch),
-                       SANDBOX_HIDE=os.pathsep.join([str(course), str(ROOT)]),
+                       SANDBOX_HIDE=os.pathsep.join([str(course), str(ROOT), str(scratch)]),
                        SANDBOX_SHOW=os.pathsep.join([str(ROOT / "sparkcourse"), str(ROOT / "data")]))
         env.pop("SPARK_REMOTE", None)
+        # Kernels forked from one that imported pandas, PySpark... once; it starts while the server does.
+        zygote = KernelZygote(scratch / "zygote", env).start() if sandbox and todo else None
+        if zygote is not None:
+            cleanup.callback(zygote.stop)
+        server = None
+        if spark == "connect" and todo:
+            from .warm_spark import WarmSpark
+
+            server = WarmSpark(scratch / "connect", hide=[course, ROOT, scratch])
+            cleanup.callback(server.stop)
+            server.start()
+        if zygote is not None and zygote.ready():
+            env["SANDBOX_ZYGOTE"] = zygote.socket_path
         settings = {
             "lesson_cells": cells, "cell_timeout": cell_timeout, "notebook_timeout": notebook_timeout,
             "sandbox": sandbox, "env": env,
             "other_lessons": lambda lesson: {other: cells[other][0] for other in cells if other != lesson},
         }
-        server = None
-        if spark == "connect" and todo:
-            from .warm_spark import WarmSpark
-
-            server = WarmSpark(scratch / "connect", hide=[course, ROOT]).start()
+        if server is not None:
             shared = dict(settings, env=dict(env, SPARK_REMOTE=server.url))
         progress = Progress(len(todo), out)
         retry, lock = [], threading.Lock()
@@ -406,16 +418,12 @@ def grade(course, lessons=(), workers=2, cell_timeout=120, notebook_timeout=900,
             outcome.reason += "; graded again with its own Spark (the shared Spark server stopped during its run)"
             return outcome
 
-        try:
-            with ThreadPoolExecutor(max_workers=workers) as pool:
-                for future in as_completed([pool.submit(run, task) for task in todo]):
-                    if future.result() is not None:
-                        progress.done(course, future.result())
-                for future in as_completed([pool.submit(regrade, task) for task in retry]):
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for future in as_completed([pool.submit(run, task) for task in todo]):
+                if future.result() is not None:
                     progress.done(course, future.result())
-        finally:
-            if server is not None:
-                server.stop()
+            for future in as_completed([pool.submit(regrade, task) for task in retry]):
+                progress.done(course, future.result())
     path = write_csv(course)
     print(f"grades: {path}", file=out)
     return path

@@ -57,7 +57,7 @@ class WarmSpark:
         if not shutil.which("bwrap"):
             return script
         sandbox = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
-                   "--unshare-pid", "--die-with-parent", "--new-session"]
+                   "--unshare-pid", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]  # a UDF runs in here
         for path in self.hide:
             sandbox += ["--tmpfs", path]
         for path in (sys.prefix, str(ROOT / "data")):

@@ -94,6 +94,22 @@ def hostile_class(course):
         f"             {str(course / 'grades.csv')!r}, {str(course / 'autograded' / 'alice')!r}]:\n"
         "    try:\n        open(path, 'w').write('gone')\n    except OSError as error:\n        print(error)\n"
         + right["ex1-answer"])})))
+    # Lifting the sandbox: unmount what hides the course, remount / writable; in the kernel and, through a
+    # UDF, in the shared Spark server. Graders often run as root (containers): the sandbox must keep no power.
+    add("unmounter", synthetic.submission(LESSON, answers(**{"ex1-answer": (
+        "def escape(_=None):\n"
+        "    import subprocess\n"
+        f"    for cmd in (['umount', '-l', {str(course)!r}], ['umount', '-l', {str(ROOT)!r}],\n"
+        "                ['mount', '-o', 'remount,rw', '/']):\n"
+        "        subprocess.run(cmd, capture_output=True)\n"
+        "    found = []\n"
+        f"    for path in [{str(course / 'gradebook.db')!r}, {str(ROOT / 'solutions' / LESSON / (LESSON + '.ipynb'))!r}]:\n"
+        "        try:\n            found.append(open(path, 'rb').read(16).hex())\n        except OSError:\n            pass\n"
+        "    return ','.join(found)\n"
+        "from pyspark.sql import functions as F\n"
+        "found = [escape(), spark.range(1).select(F.udf(escape, 'string')('id')).first()[0]]\n"
+        "assert found == ['', ''], found\n"
+        + right["ex1-answer"])})))
     add("stopper", synthetic.submission(LESSON, answers(**{"ex5-answer": "spark.stop()\n" + right["ex5-answer"]})))
     add("oom", synthetic.submission(LESSON, answers(**{"ex1-answer": (
         "from pyspark.sql import functions as F\n"
@@ -130,7 +146,7 @@ def row(graded, student):
 
 def test_collect_places_notebooks_and_explains_the_rest(graded):
     _, placed, refused, *_ = graded
-    assert f"alice/{LESSON}" in placed and len(placed) == 19
+    assert f"alice/{LESSON}" in placed and len(placed) == 20
     reasons = dict(refused)
     assert reasons["readme.txt"] == "not an .ipynb file"
     assert reasons[f"mallory_{LESSON}.pdf"] == "not an .ipynb file"
@@ -139,7 +155,7 @@ def test_collect_places_notebooks_and_explains_the_rest(graded):
 
 def test_every_submission_has_a_recorded_score_and_reason(graded):
     rows = graded[4]
-    assert len(rows) == 19
+    assert len(rows) == 20
     for student, r in rows.items():
         assert r["reason"], f"{student} has no reason"
         assert float(r["max_score"]) == 10, f"{student}: the maximum must be the course's, not the submission's"
@@ -187,6 +203,7 @@ def test_the_sandbox_hides_solutions_gradebook_and_other_students(graded):
     after = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in before}
     assert after == before, "a submission changed another student's files"
     assert float(row(graded, "vandal")["score"]) == 10
+    assert float(row(graded, "unmounter")["score"]) == 10, "unmounter lifted the sandbox (unmount or remount)"
     assert float(row(graded, "alice")["score"]) == 10
 
 
@@ -206,10 +223,10 @@ def test_feedback_for_everyone_and_rerun_regrades_nothing(graded):
     first = (course / "grades.csv").read_text()
     out = io.StringIO()
     autograde.grade(course, [LESSON], workers=2, cell_timeout=20, spark="connect", out=out)
-    assert "19 unchanged, grading 0" in out.getvalue()
+    assert "20 unchanged, grading 0" in out.getvalue()
     assert (course / "grades.csv").read_text() == first
     records = [json.loads(p.read_text()) for p in (course / "grading" / LESSON).glob("*.json")]
-    assert len(records) == 19
+    assert len(records) == 20
 
 
 def test_collect_reads_nbgrader_exchange_layout(tmp_path):
@@ -241,3 +258,44 @@ def test_student_bundle_has_nothing_of_the_instructors(tmp_path):
     solution_line = next(line for line in synthetic.solutions(LESSON)["ex2-answer"].splitlines() if "regexp_replace" in line)
     assert solution_line.strip().encode() not in text
     assert Path(ROOT / "grader").exists()
+
+
+def test_a_kernel_forked_from_the_zygote_is_inside_its_sandbox(tmp_path, monkeypatch):
+    """The zygote's kernel is a real ipykernel, forked (no re-import), in the sandbox, with no capabilities."""
+    from jupyter_client.manager import KernelManager
+
+    from grader.course import tool_env
+    from grader.kernel_zygote import KernelZygote
+
+    course, scratch = tmp_path / "course", tmp_path / "scratch"
+    workdir = course / "autograded" / "x" / LESSON
+    workdir.mkdir(parents=True)
+    (course / "gradebook.db").write_text("secret")
+    env = tool_env(SANDBOX_HIDE=f"{course}:{ROOT}:{scratch}", SANDBOX_SHOW=f"{ROOT / 'sparkcourse'}:{ROOT / 'data'}")
+    zygote = KernelZygote(scratch / "zygote", env).start()
+    try:
+        assert zygote.ready(), (scratch / "zygote" / "zygote.log").read_text()
+        env.update(SANDBOX_ZYGOTE=zygote.socket_path, JUPYTER_PATH=autograde.install_kernelspec(scratch))
+        monkeypatch.setenv("JUPYTER_PATH", env["JUPYTER_PATH"])
+        manager = KernelManager(kernel_name=autograde.KERNEL_NAME)
+        manager.start_kernel(cwd=str(workdir), env=env)
+        client = manager.client()
+        client.start_channels()
+        client.wait_for_ready(timeout=60)
+        code = ("import os, sys\n"
+                "status = dict(line.split(':\\t', 1) for line in open('/proc/self/status').read().splitlines())\n"
+                "print(os.getppid(), 'grader.sandbox_kernel' in sys.modules, int(status['CapEff'], 16),"
+                f" int(status['CapBnd'], 16), status['NoNewPrivs'], os.path.exists({str(course / 'gradebook.db')!r}),"
+                " os.getcwd() == " + repr(str(workdir)) + ", 'SANDBOX_ZYGOTE' in os.environ)")
+        printed = []
+        client.execute_interactive(code, timeout=60, output_hook=lambda m: printed.append(m["content"].get("text", "")))
+        shown = []  # a figure left at the end of a cell is displayed, as in any kernel
+        client.execute_interactive("import matplotlib.pyplot as plt\nplt.plot([1, 2])", timeout=60,
+                                   output_hook=lambda m: shown.append(m["content"].get("data", {})))
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+    finally:
+        zygote.stop()
+    # parent outside the sandbox's PID namespace, modules inherited, nothing to escalate, nothing hidden visible
+    assert "".join(printed).split() == ["0", "True", "0", "0", "1", "False", "True", "False"], printed
+    assert any("image/png" in data for data in shown), shown
