@@ -260,42 +260,61 @@ def test_student_bundle_has_nothing_of_the_instructors(tmp_path):
     assert Path(ROOT / "grader").exists()
 
 
-def test_a_kernel_forked_from_the_zygote_is_inside_its_sandbox(tmp_path, monkeypatch):
-    """The zygote's kernel is a real ipykernel, forked (no re-import), in the sandbox, with no capabilities."""
+def sandboxed_kernel_says(tmp_path, monkeypatch, zygote_socket):
+    """Start a kernel the way nbgrader does when grading (the sandbox's kernelspec), run probes, return outputs."""
     from jupyter_client.manager import KernelManager
 
     from grader.course import tool_env
-    from grader.kernel_zygote import KernelZygote
 
     course, scratch = tmp_path / "course", tmp_path / "scratch"
     workdir = course / "autograded" / "x" / LESSON
     workdir.mkdir(parents=True)
     (course / "gradebook.db").write_text("secret")
-    env = tool_env(SANDBOX_HIDE=f"{course}:{ROOT}:{scratch}", SANDBOX_SHOW=f"{ROOT / 'sparkcourse'}:{ROOT / 'data'}")
-    zygote = KernelZygote(scratch / "zygote", env).start()
+    env = tool_env(SANDBOX_HIDE=f"{course}:{ROOT}:{scratch}", SANDBOX_SHOW=f"{ROOT / 'sparkcourse'}:{ROOT / 'data'}",
+                   SANDBOX_ZYGOTE=zygote_socket,
+                   JUPYTER_PATH=autograde.install_kernelspec(scratch))
+    monkeypatch.setenv("JUPYTER_PATH", env["JUPYTER_PATH"])
+    manager = KernelManager(kernel_name=autograde.KERNEL_NAME)
+    manager.start_kernel(cwd=str(workdir), env=env)
+    client = manager.client()
+    client.start_channels()
     try:
-        assert zygote.ready(), (scratch / "zygote" / "zygote.log").read_text()
-        env.update(SANDBOX_ZYGOTE=zygote.socket_path, JUPYTER_PATH=autograde.install_kernelspec(scratch))
-        monkeypatch.setenv("JUPYTER_PATH", env["JUPYTER_PATH"])
-        manager = KernelManager(kernel_name=autograde.KERNEL_NAME)
-        manager.start_kernel(cwd=str(workdir), env=env)
-        client = manager.client()
-        client.start_channels()
         client.wait_for_ready(timeout=60)
         code = ("import os, sys\n"
                 "status = dict(line.split(':\\t', 1) for line in open('/proc/self/status').read().splitlines())\n"
                 "print(os.getppid(), 'grader.sandbox_kernel' in sys.modules, int(status['CapEff'], 16),"
-                f" int(status['CapBnd'], 16), status['NoNewPrivs'], os.path.exists({str(course / 'gradebook.db')!r}),"
+                f" int(status['CapPrm'], 16), status['NoNewPrivs'], os.path.exists({str(course / 'gradebook.db')!r}),"
                 " os.getcwd() == " + repr(str(workdir)) + ", 'SANDBOX_ZYGOTE' in os.environ)")
-        printed = []
+        printed, shown = [], []
         client.execute_interactive(code, timeout=60, output_hook=lambda m: printed.append(m["content"].get("text", "")))
-        shown = []  # a figure left at the end of a cell is displayed, as in any kernel
+        # a figure left at the end of a cell is displayed, as in any kernel
         client.execute_interactive("import matplotlib.pyplot as plt\nplt.plot([1, 2])", timeout=60,
                                    output_hook=lambda m: shown.append(m["content"].get("data", {})))
+    finally:
         client.stop_channels()
         manager.shutdown_kernel(now=True)
+    return "".join(printed).split(), any("image/png" in data for data in shown)
+
+
+def test_a_kernel_forked_from_the_zygote_is_inside_its_sandbox(tmp_path, monkeypatch):
+    """The zygote's kernel is a real ipykernel, forked (no re-import), in the sandbox, with no capabilities."""
+    from grader.course import tool_env
+    from grader.kernel_zygote import KernelZygote
+
+    scratch = tmp_path / "scratch"
+    zygote = KernelZygote(scratch / "zygote", tool_env()).start()
+    try:
+        assert zygote.ready(), (scratch / "zygote" / "zygote.log").read_text()
+        printed, figure = sandboxed_kernel_says(tmp_path, monkeypatch, zygote.socket_path)
     finally:
         zygote.stop()
     # parent outside the sandbox's PID namespace, modules inherited, nothing to escalate, nothing hidden visible
-    assert "".join(printed).split() == ["0", "True", "0", "0", "1", "False", "True", "False"], printed
-    assert any("image/png" in data for data in shown), shown
+    assert printed == ["0", "True", "0", "0", "1", "False", "True", "False"], printed
+    assert figure
+
+
+def test_without_its_zygote_a_kernel_starts_the_plain_way_in_the_same_sandbox(tmp_path, monkeypatch):
+    printed, figure = sandboxed_kernel_says(tmp_path, monkeypatch, str(tmp_path / "no-zygote.sock"))
+    # bwrap's init is its parent; nothing imported in advance; the same sandbox and no capabilities
+    assert printed == ["1", "False", "0", "0", "1", "False", "True", "False"], printed
+    assert figure
