@@ -121,7 +121,7 @@ def become_kernel(request, stdio, ready):
 def serve_one(conn, request, fds):
     """In the child: join the sandbox, fork the kernel, tell the launcher how it started and how it ended."""
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    stdio, namespace_fds = fds[:3], dict(zip(NAMESPACES, fds[3:]))
+    stdio, namespace_fds = fds[:3], dict(zip(request.get("namespaces", []), fds[3:]))
     try:
         join(namespace_fds)
         read_end, ready = os.pipe()

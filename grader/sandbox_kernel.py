@@ -92,10 +92,11 @@ def run_in_zygote(zygote, connection_file, workdir):
         pid = read_child_pid(read_info)
         if holder.stdout.readline() != b"ready\n":
             raise OSError("the sandbox did not start")
-        namespaces = [os.open(f"/proc/{pid}/ns/{name}", os.O_RDONLY) for name in ("user", "mnt", "pid", "ipc", "uts")]
+        names = ["user", "mnt", "pid", "ipc", "uts"]
+        namespaces = [os.open(f"/proc/{pid}/ns/{name}", os.O_RDONLY) for name in names]
         with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as conn:
             conn.connect(zygote)
-            request = {"argv": ["-f", connection_file], "cwd": workdir, "env": kernel_env()}
+            request = {"argv": ["-f", connection_file], "cwd": workdir, "env": kernel_env(), "namespaces": names}
             socket.send_fds(conn, [json.dumps(request).encode()], [0, 1, 2, *namespaces])
             for fd in namespaces:
                 os.close(fd)
