@@ -25,8 +25,8 @@ from pathlib import Path
 
 from .sandbox_kernel import limit_resources
 
-# What the course's notebooks import first. Not pyplot and its inline backend: importing them hooks
-# figures into the running IPython shell, which the kernel makes only after the fork.
+# What the course's notebooks import first. Not pyplot and its inline backend: on import they look for
+# the running IPython shell, which exists only after the fork; the kernel imports them as a fresh one does.
 PRELOAD = ["ipykernel.kernelapp", "ipykernel.ipkernel", "numpy", "pandas", "matplotlib.figure", "matplotlib.axes",
            "matplotlib.image", "matplotlib.backend_bases", "pyspark.sql", "pyspark.sql.functions",
            "pyspark.sql.connect.session", "sparkcourse"]

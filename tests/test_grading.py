@@ -18,7 +18,8 @@ import nbformat
 import pytest
 
 from grader import autograde, bundle, collect, synthetic
-from grader.course import ROOT, lessons, nbgrader
+from grader.course import ROOT, lessons, nbgrader, tool_env
+from grader.kernel_zygote import KernelZygote
 
 LESSON = "00_spark_for_pandas_users"
 COURSE_FILES = ["nbgrader_config.py"]
@@ -264,8 +265,6 @@ def sandboxed_kernel_says(tmp_path, monkeypatch, zygote_socket):
     """Start a kernel the way nbgrader does when grading (the sandbox's kernelspec), run probes, return outputs."""
     from jupyter_client.manager import KernelManager
 
-    from grader.course import tool_env
-
     course, scratch = tmp_path / "course", tmp_path / "scratch"
     workdir = course / "autograded" / "x" / LESSON
     workdir.mkdir(parents=True)
@@ -298,9 +297,6 @@ def sandboxed_kernel_says(tmp_path, monkeypatch, zygote_socket):
 
 def test_a_kernel_forked_from_the_zygote_is_inside_its_sandbox(tmp_path, monkeypatch):
     """The zygote's kernel is a real ipykernel, forked (no re-import), in the sandbox, with no capabilities."""
-    from grader.course import tool_env
-    from grader.kernel_zygote import KernelZygote
-
     scratch = tmp_path / "scratch"
     zygote = KernelZygote(scratch / "zygote", tool_env()).start()
     try:
