@@ -9,13 +9,29 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = ROOT / "solutions"
 NOTEBOOKS = ROOT / "notebooks"
-WRONG_ANSWERS = ROOT / "grader" / "wrong_answers"
+RECORDED_ANSWERS = ROOT / "grader" / "harness" / "answers"
 LESSON_NAME = re.compile(r"^\d\d_[a-z0-9_]+$")
 
 
-def lessons():
-    """Every lesson, by its NN_topic name, in order."""
-    return sorted(p.name for p in SOLUTIONS.iterdir() if p.is_dir() and LESSON_NAME.match(p.name))
+def is_test(cell):
+    """An autograded test cell (nbgrader's own predicates: a grade cell that is not a solution)."""
+    from nbgrader.utils import is_grade, is_solution
+
+    return cell.cell_type == "code" and is_grade(cell) and not is_solution(cell)
+
+
+def is_answer(cell):
+    """A code cell the student writes (nbgrader: a solution cell that is not graded itself)."""
+    from nbgrader.utils import is_grade, is_solution
+
+    return cell.cell_type == "code" and is_solution(cell) and not is_grade(cell)
+
+
+def lessons(root=ROOT):
+    """Every lesson of a course directory (default: this repository), by its NN_topic name, in order."""
+    folders = [Path(root) / "solutions", Path(root) / "notebooks"]
+    return sorted({p.name for folder in folders if folder.is_dir() for p in folder.iterdir()
+                   if p.is_dir() and LESSON_NAME.match(p.name)})
 
 
 def source_notebook(lesson, root=ROOT):
@@ -42,6 +58,26 @@ def nbgrader(*args, cwd=ROOT, timeout=1800, env=None):
     if result.returncode != 0:
         raise RuntimeError(f"nbgrader {' '.join(args)} failed in {cwd}:\n{result.stdout}\n{result.stderr}")
     return result
+
+
+def throwaway_course(folder, chosen, source=ROOT):
+    """A course directory holding just these lessons (from ``source``'s solutions/), released afresh by nbgrader.
+
+    The one way tools and tests make a course of their own: the repository's nbgrader_config.py, the
+    lessons' source folders, ``nbgrader generate_assignment`` for each.
+    """
+    import shutil
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(ROOT / "nbgrader_config.py", folder / "nbgrader_config.py")
+    for lesson in chosen:
+        shutil.copytree(Path(source) / "solutions" / lesson, folder / "solutions" / lesson)
+        nbgrader("generate_assignment", lesson, "--force", cwd=folder)
+        checks = Path(source) / "notebooks" / lesson / f"{lesson}.checks.json"  # the release's self-check file
+        if checks.exists():
+            shutil.copy(checks, folder / "notebooks" / lesson / checks.name)
+    return folder
 
 
 def release(lesson, root=ROOT):

@@ -1,0 +1,1 @@
+"""Benchmarks: grading speed and PySpark's performance traps, measured on this machine."""

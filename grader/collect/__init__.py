@@ -1,0 +1,1 @@
+"""Collect: place submissions into submitted/<student>/<lesson>/, and say what could not be placed."""

@@ -1,0 +1,3 @@
+from .sources import main
+
+main()

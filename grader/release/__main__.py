@@ -1,0 +1,3 @@
+from .notebooks import main
+
+main()
