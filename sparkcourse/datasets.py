@@ -24,3 +24,26 @@ def read_grants(spark):
 def read_grant_people(spark):
     """grant_people.csv as a Spark DataFrame: one row per team member of an application."""
     return spark.read.csv(data_path("grant_people.csv"), header=True, schema=PEOPLE_SCHEMA)
+
+
+QUESTIONS_SCHEMA = "question_id INT, image_id INT, split STRING, question STRING, answer_type STRING, answer STRING"
+
+
+def read_questions(spark):
+    """questions.csv as a Spark DataFrame: one row per question about a picture (see data/README.md)."""
+    return spark.read.csv(data_path("questions.csv"), header=True, schema=QUESTIONS_SCHEMA)
+
+
+ACCOUNTS_SCHEMA = "id INT, handle STRING, community STRING"
+FOLLOWS_SCHEMA = "src INT, dst INT"
+
+
+def read_accounts(spark):
+    """accounts.csv as a Spark DataFrame: one row per account of the follower graph (the vertices)."""
+    return spark.read.csv(data_path("accounts.csv"), header=True, schema=ACCOUNTS_SCHEMA)
+
+
+def read_follows(spark):
+    """follows.csv as a Spark DataFrame: one row per follow, src follows dst (the edges)."""
+    return spark.read.csv(data_path("follows.csv"), header=True, schema=FOLLOWS_SCHEMA)
+

@@ -1,29 +1,45 @@
-"""Measurements shared by lesson 07 and `make bench`: the UDF ladder, honest timing, and where rows go.
+"""Measurements shared by lesson 07 and `make bench`: the UDF ladder, where rows go, and what Python costs.
 
-One computation (Celsius to Fahrenheit, ``x * 1.8 + 32.0``) is written five ways, from the RDD map
-that ships every row to Python and back to the built-in column expression that never leaves the JVM.
+One computation (Celsius to Fahrenheit, ``x * 1.8 + 32.0``) is written eight ways, from the RDD map
+that ships every row to Python and back to the built-in column expression that never leaves the JVM,
+with Spark 4's rungs between them (a Python UDTF, ``arrow_udf`` on pyarrow arrays, ``mapInArrow``).
 Every way gives the same doubles, so the only difference between them is where the work is done.
+Timing is sparkcourse.timing's, plans are sparkcourse.plans'; this module keeps what is lesson 07's.
 """
 
-import contextlib
-import io
 import os
+import pstats
 import re
-import statistics
-import time
+import tempfile
 import uuid
-from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from pyspark.sql import functions as F
 from pyspark.sql.types import DoubleType
 
-# The rungs of the ladder, slowest first (on every machine we have tried).
-RDD, PYTHON_UDF, ARROW_UDF, PANDAS_UDF, BUILTIN = (
-    "RDD map with a lambda", "Python UDF, row at a time", "Arrow-optimized Python UDF", "pandas UDF",
-    "built-in column functions",
+from .plans import broadcast_subtrees, plan_text, python_operators  # noqa: F401 - lesson 07 uses them as perf.*
+from .timing import Timing, measure  # noqa: F401
+
+# The rungs of the ladder: first the ways that call Python once per row, then once per batch, then none.
+RDD, PYTHON_UDF, ARROW_UDF, UDTF, PANDAS_UDF, ARROW_ARRAYS, MAP_IN_ARROW, BUILTIN = (
+    "RDD map with a lambda", "Python UDF, row at a time", "Arrow-optimized Python UDF", "Python UDTF",
+    "pandas UDF", "arrow_udf on pyarrow arrays", "mapInArrow on record batches", "built-in column functions",
 )
-LADDER = (RDD, PYTHON_UDF, ARROW_UDF, PANDAS_UDF, BUILTIN)
+LADDER = (RDD, PYTHON_UDF, ARROW_UDF, UDTF, PANDAS_UDF, ARROW_ARRAYS, MAP_IN_ARROW, BUILTIN)
+# What travels to Python for each rung, and how often your function is called (the lesson's table).
+HOW_ROWS_TRAVEL = {
+    RDD: ("every row, pickled as a Python Row", "once per row"),
+    PYTHON_UDF: ("batches of values, pickled", "once per row"),
+    ARROW_UDF: ("Arrow batches, turned into Python values", "once per row"),
+    UDTF: ("Arrow batches, turned into Python values", "once per row (eval), yielding rows"),
+    PANDAS_UDF: ("Arrow batches, handed over as pandas Series", "once per batch"),
+    ARROW_ARRAYS: ("Arrow batches, handed over as pyarrow arrays", "once per batch"),
+    MAP_IN_ARROW: ("Arrow record batches, whole", "once per partition (an iterator of batches)"),
+    BUILTIN: ("nothing: it stays in the JVM", "never"),
+}
 
 # What others measured, to set beside your own figures (as ratios of run times).
 FIELD_FIGURES = {
@@ -32,6 +48,7 @@ FIELD_FIGURES = {
 }
 
 ARROW_UDF_SETTING = "spark.sql.execution.pythonUDF.arrow.enabled"
+PROFILER_SETTING = "spark.sql.pyspark.udf.profiler"
 
 
 def fahrenheit(celsius):
@@ -45,6 +62,24 @@ def fahrenheit_pandas(celsius: pd.Series) -> pd.Series:
     return fahrenheit(celsius)
 
 
+def fahrenheit_arrow(celsius: pa.Array) -> pa.Array:
+    """The same computation on a pyarrow array (Arrow's compute kernels, no Python loop)."""
+    return pc.add(pc.multiply(celsius, 1.8), 32.0)
+
+
+def fahrenheit_batches(batches):
+    """The same computation for ``mapInArrow``: an iterator of record batches in, one of record batches out."""
+    for batch in batches:
+        yield pa.RecordBatch.from_arrays([fahrenheit_arrow(batch.column("celsius"))], names=["fahrenheit"])
+
+
+class FahrenheitRows:
+    """The same computation as a Python UDTF: ``eval`` is called once per input row and yields output rows."""
+
+    def eval(self, row):
+        yield (fahrenheit(row["celsius"]),)
+
+
 def ladder_input(spark, rows, partitions=None):
     """``rows`` temperatures in one double column ``celsius``, made inside the JVM (nothing to read).
 
@@ -55,19 +90,24 @@ def ladder_input(spark, rows, partitions=None):
 
 
 def ladder_frames(data):
-    """The five ways, as lazy DataFrames with one double column ``fahrenheit``, keyed by the names in LADDER."""
+    """The eight ways, as lazy DataFrames with one double column ``fahrenheit``, keyed by the names in LADDER."""
     spark = data.sparkSession
     # useArrow=False is the classic pickled, row-at-a-time UDF; whether a plain F.udf uses Arrow
     # depends on ARROW_UDF_SETTING, so both are spelt out rather than left to the default.
     row_udf = F.udf(fahrenheit, "double", useArrow=False)
     arrow_udf = F.udf(fahrenheit, "double", useArrow=True)
+    arrays_udf = F.arrow_udf(fahrenheit_arrow, "double")  # Spark 4.1: pyarrow arrays in and out
+    rows_udtf = F.udtf(FahrenheitRows, returnType="fahrenheit double")
     # Every row travels JVM -> Python worker (pickled Row objects) -> back to the JVM as a DataFrame.
     from_rdd = spark.createDataFrame(data.rdd.map(lambda row: (fahrenheit(row.celsius),)), "fahrenheit double")
     return {
         RDD: from_rdd,
         PYTHON_UDF: data.select(row_udf("celsius").alias("fahrenheit")),
         ARROW_UDF: data.select(arrow_udf("celsius").alias("fahrenheit")),
+        UDTF: rows_udtf(data.asTable()),  # a table argument: the UDTF sees every row of `data`
         PANDAS_UDF: data.select(fahrenheit_pandas("celsius").alias("fahrenheit")),
+        ARROW_ARRAYS: data.select(arrays_udf("celsius").alias("fahrenheit")),
+        MAP_IN_ARROW: data.mapInArrow(fahrenheit_batches, "fahrenheit double"),
         BUILTIN: data.select((F.col("celsius") * 1.8 + 32.0).alias("fahrenheit")),
     }
 
@@ -80,40 +120,8 @@ def force(df):
     df.write.format("noop").mode("overwrite").save()
 
 
-@dataclass
-class Timing:
-    """Wall-clock seconds of repeated runs of one action, after warm-up runs that are not kept."""
-
-    name: str
-    runs: list = field(default_factory=list)
-
-    @property
-    def median(self):
-        return statistics.median(self.runs)
-
-    @property
-    def min(self):
-        return min(self.runs)
-
-    @property
-    def max(self):
-        return max(self.runs)
-
-
-def measure(action, name="", repeats=3, warmup=1):
-    """Run ``action()`` ``warmup`` times unrecorded (Python workers, JIT, caches), then ``repeats`` times timed."""
-    for _ in range(warmup):
-        action()
-    timing = Timing(name)
-    for _ in range(repeats):
-        start = time.perf_counter()
-        action()
-        timing.runs.append(time.perf_counter() - start)
-    return timing
-
-
 def run_ladder(spark, rows, repeats=3, warmup=1, progress=None):
-    """Time the five ways on ``rows`` rows; return a table (see ``ladder_table``)."""
+    """Time the eight ways alike on ``rows`` rows; return a table (see ``ladder_table``)."""
     frames = ladder_frames(ladder_input(spark, rows))
     timings = []
     for name, frame in frames.items():
@@ -173,6 +181,70 @@ def markdown_table(table, floatfmt=".3f"):
     return "\n".join(lines)
 
 
+def arrow_settings(spark):
+    """The session's Arrow settings as Spark itself lists them (``SET -v``): key, value here, since which release.
+
+    Read them rather than assume them: several defaults changed between releases (a plain ``F.udf``
+    uses Arrow by default since Spark 4.2), and this course sets ``arrow.pyspark.enabled`` itself.
+    """
+    keys = ("spark.sql.execution.arrow.pyspark.enabled", "spark.sql.execution.arrow.pyspark.fallback.enabled",
+            "spark.sql.execution.arrow.maxRecordsPerBatch", ARROW_UDF_SETTING,
+            "spark.sql.execution.pythonUDTF.arrow.enabled", "spark.sql.execution.arrow.useLargeVarTypes")
+    listed = spark.sql("SET -v").filter(F.col("key").isin(*keys)).toPandas()
+    listed = listed.rename(columns={"Since version": "since"}).set_index("key").reindex(list(keys)).reset_index()
+    return listed[["key", "value", "since"]]
+
+
+def calls_per_udf(spark, frames, function):
+    """How many times ``function`` ran inside each frame's Python UDF, from Spark's UDF profiler.
+
+    ``frames``: {name: DataFrame}. Each is computed once with ``spark.sql.pyspark.udf.profiler=perf``;
+    the profiler (``spark.profile``) keeps one cProfile result per UDF, which ``dump`` writes as
+    pstats files. Needs a classic session or Spark Connect; RDD maps are not profiled (UDFs only).
+    """
+    previous = spark.conf.get(PROFILER_SETTING, None)
+    spark.conf.set(PROFILER_SETTING, "perf")
+    found = {}
+    try:
+        for name, frame in frames.items():
+            spark.profile.clear(type="perf")
+            force(frame)
+            with tempfile.TemporaryDirectory(prefix="udf-profile-") as folder:
+                spark.profile.dump(folder, type="perf")
+                calls = 0
+                for path in Path(folder).glob("*.pstats"):
+                    stats = pstats.Stats(str(path)).stats
+                    calls += sum(entry[1] for key, entry in stats.items() if key[2] == function.__name__)
+            found[name] = calls
+    finally:
+        spark.profile.clear(type="perf")
+        if previous is None:
+            spark.conf.unset(PROFILER_SETTING)
+        else:
+            spark.conf.set(PROFILER_SETTING, previous)
+    return found
+
+
+class RecordedPlan:
+    """A DataFrame's plan as text (``plan_of``: the live plan, or the one recorded with a graded answer),
+    with the ``explain`` that sparkcourse.plans reads: ``python_operators(RecordedPlan(df))`` then works on
+    an answer the grading checker rebuilt from data, whose own plan is only a scan of its rows.
+    """
+
+    def __init__(self, df):
+        from .answers import plan_of
+
+        self.text = plan_of(df)
+
+    def explain(self, mode="simple"):
+        physical = self.text.split("== Physical Plan ==", 1)
+        print(physical[1].lstrip("\n") if len(physical) == 2 and mode == "simple" else self.text)
+
+    def hints(self):
+        """The join and broadcast hints the optimizer kept, e.g. ``["rightHint=(strategy=broadcast)"]``."""
+        return re.findall(r"\w+Hint=\(strategy=\w+\)", self.text)
+
+
 def transfer_frame(spark, rows):
     """A Spark DataFrame of ``rows`` rows (a long, a double and a string column) to move to pandas and back."""
     return spark.range(rows).select("id", (F.col("id") * 0.5).alias("x"), F.format_string("s%d", "id").alias("s"))
@@ -204,42 +276,6 @@ def rows_per_task(df):
     counts = counts.rename(columns={"count": "rows"}).sort_values(["rows", "partition"], ascending=[False, True])
     counts["share"] = counts.rows / counts.rows.sum()
     return counts.reset_index(drop=True)
-
-
-def plan_text(df, mode="simple"):
-    """What ``df.explain(mode)`` prints, as a string (to search it, or print part of it)."""
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        df.explain(mode)
-    return out.getvalue()
-
-
-# Physical operators that hand rows to a Python worker: UDFs, pandas UDFs, mapInPandas, applyInPandas, ...
-PYTHON_OPERATORS = re.compile(r"\b\w*(?:Python|InPandas|InArrow)\w*\b")
-
-
-def _physical_plan_lines(df):
-    """The plan's lines, without the initial plan that adaptive execution prints after the final one."""
-    return plan_text(df).split("== Initial Plan ==")[0].splitlines()
-
-
-def python_operators(df):
-    """The names of the operators in ``df``'s physical plan that run Python (empty when it all stays in the JVM)."""
-    return sorted({name for line in _physical_plan_lines(df) for name in PYTHON_OPERATORS.findall(line)})
-
-
-def broadcast_subtrees(df):
-    """The part of the plan under each ``BroadcastExchange`` (what Spark copies to every task), one string each."""
-    lines = _physical_plan_lines(df)
-    depth = [len(re.match(r"^[\s:|+\-]*", line).group(0)) for line in lines]
-    subtrees = []
-    for i, line in enumerate(lines):
-        if "BroadcastExchange" in line:
-            end = i + 1
-            while end < len(lines) and lines[end].strip() and depth[end] > depth[i]:
-                end += 1
-            subtrees.append("\n".join(lines[i:end]))
-    return subtrees
 
 
 def cores(spark):

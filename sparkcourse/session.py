@@ -7,6 +7,7 @@ import tempfile
 from pathlib import Path
 from urllib.parse import urlparse
 
+from . import ui
 from .errors import CourseError
 from .java import java_problem
 
@@ -124,6 +125,7 @@ def get_spark(app_name="spark-ml-course", needs_classic=None):
         for key in ("spark.sql.shuffle.partitions", "spark.sql.execution.arrow.pyspark.enabled",
                     "spark.sql.session.timeZone"):
             spark.conf.set(key, LAPTOP_CONF[key])
+        ui.attach(spark, connect=True)  # in JupyterLab: the server's UI link, progress bars
         return spark
 
     require_java()
@@ -141,11 +143,15 @@ def get_spark(app_name="spark-ml-course", needs_classic=None):
     builder = SparkSession.builder.master(url).appName(app_name)
     for key, value in LAPTOP_CONF.items():
         builder = builder.config(key, value)
-    # The web UI helps students (http://localhost:4040) but only costs time under tests and grading.
-    if os.environ.get("NBGRADER_EXECUTION") or os.environ.get("SPARKCOURSE_UI") == "0":
+    # The web UI helps students (in JupyterLab through its proxy, else http://localhost:4040) but only
+    # costs time under tests and grading.
+    if not ui.enabled():
         builder = builder.config("spark.ui.enabled", "false")
+    for key, value in (ui.classic_conf() if ui.enabled() else {}).items():
+        builder = builder.config(key, value)
     spark = _start_quietly(builder)
     spark.sparkContext.setLogLevel("ERROR")
+    ui.attach(spark)  # in JupyterLab: the UI's link, progress bars
     return spark
 
 

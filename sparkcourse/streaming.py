@@ -1,5 +1,6 @@
 """Small, deterministic streams for lesson 08: event files that arrive in a folder, a local socket producer,
-and a runner that drives a streaming query to the end of its input and hands back what it wrote.
+a runner that drives a streaming query to the end of its input and hands back what it wrote, and what a
+test reads of a query that has finished (its sink, its checkpoint's commits, the Parquet files it wrote).
 
 Nothing here sleeps or waits on a clock: files carry fixed modification times (Spark's file source
 reads them in that order), and queries run with ``trigger(availableNow=True)``.
@@ -12,7 +13,7 @@ import threading
 import uuid
 from pathlib import Path
 
-from .checks import check_dataframe_type
+from .checks import check_dataframe_type, check_schema, describe
 from .errors import AnswerError
 
 # The events of lesson 08, as Spark reads them (a streaming file source needs its schema up front).
@@ -24,12 +25,15 @@ FEATURES = ["team_size", "lead_successful_grants", "lead_unsuccessful_grants", "
 DAY = "2026-03-02"
 UNKNOWN_APPLICATION = 99999  # a new application that the static grants table does not know yet
 # Minutes after 10:00 at which each file's events happened. File 3 also re-sends event 10 (a duplicate);
-# file 4 brings two late events: 10:04 (far behind the watermark: dropped) and 10:33 (within it: counted).
+# file 4 brings two late events: 10:04 (its window closed long ago: dropped) and 10:27 (counted). The times
+# sit on the edges of a 10-minute watermark: Spark filters file 4's late events with the watermark after
+# file 2 (10:39 - 10 min = 10:29, before the end of 10:27's window at 10:30; 9 minutes would drop it), and
+# the last watermark (11:00 - 10 min) closes the 10:40 window exactly (11 minutes would not).
 SCHEDULE = [
     [0, 2, 3, 7, 11, 14, 18],
-    [21, 24, 25, 29, 32, 36, 38],
+    [21, 24, 25, 29, 32, 36, 39],
     [41, 44, 47, 49],
-    [4, 33, 52, 55, 58, 63],
+    [4, 27, 52, 55, 58, 60],
 ]
 RESENT_EVENT = 10
 LATE_DROPPED_EVENT, LATE_COUNTED_EVENT = 19, 20
@@ -107,6 +111,17 @@ def run_to_end(stream, output_mode="append", name="answer"):
     return stream.sparkSession.table(table)
 
 
+def window_counts(table, name="answer"):
+    """A windowed count's rows with each window as text: its start and end as "HH:mm" in the session's time
+    zone (the same on every machine, unlike Python datetimes), and its count. The columns must be those of
+    ``groupBy(F.window(...)).count()``: ``window`` (start, end) and ``count`` (bigint)."""
+    from pyspark.sql import functions as F
+
+    check_schema(table, {"window": "struct<start:timestamp,end:timestamp>", "count": "bigint"}, name=name)
+    return table.select(F.date_format("window.start", "HH:mm").alias("start"),
+                        F.date_format("window.end", "HH:mm").alias("end"), "count")
+
+
 def socket_producer(lines, timeout=30):
     """Serve lines of text to the first client on a free port of 127.0.0.1, from a thread; return (port, thread).
 
@@ -131,3 +146,31 @@ def socket_producer(lines, timeout=30):
     thread = threading.Thread(target=serve, name="socket-producer", daemon=True)
     thread.start()
     return server.getsockname()[1], thread
+
+
+def read_parquet_folder(spark, folder, name="the folder"):
+    """The Parquet files a job wrote into folder, as a DataFrame (a file sink's own log is honoured);
+    a plain sentence when the folder holds none."""
+    found = [p for p in Path(folder).rglob("*") if p.is_file() and not p.name.startswith((".", "_"))]
+    if not any(p.name.endswith(".parquet") for p in found):
+        kinds = sorted({p.suffix or p.name for p in found})
+        raise AnswerError(f"{name} holds no Parquet files" + (f" (only {kinds})" if kinds else " (it is empty)")
+                          + ": write Parquet there (`.parquet(...)`, or `format(\"parquet\")` for a stream).")
+    return spark.read.parquet(str(folder))
+
+
+def sink_of(query, name="query"):
+    """What a streaming query wrote to, from its last progress report: "ForeachBatchSink", "FileSink", "MemorySink"..."""
+    if not hasattr(query, "recentProgress") or not hasattr(query, "isActive"):
+        raise AnswerError(f"`{name}` should be the streaming query that `writeStream....start()` returned, "
+                          f"but it is {describe(query)}.")
+    progress = query.lastProgress or (query.recentProgress[-1] if query.recentProgress else None)
+    if not progress:
+        raise AnswerError(f"`{name}` has not run a single micro-batch: wait for it (awaitTermination) before stopping it.")
+    return str(progress["sink"]["description"]).split("[", 1)[0]
+
+
+def committed_batches(checkpoint):
+    """The ids of the micro-batches a query committed in this checkpoint folder (its commits/ log), in order."""
+    commits = Path(checkpoint) / "commits"
+    return sorted(int(p.name) for p in commits.iterdir() if p.name.isdigit()) if commits.is_dir() else []
