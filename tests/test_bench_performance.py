@@ -1,4 +1,4 @@
-"""`make bench` (grader.bench_performance) runs with real Spark on a tiny size and writes its table and plot.
+"""`make bench` (grader.bench.performance) runs with real Spark on a tiny size and writes its table and plot.
 
 No timing is asserted: on a tiny size the figures are noise; only that every measurement ran and was written.
 """
@@ -6,7 +6,7 @@ No timing is asserted: on a tiny size the figures are noise; only that every mea
 import subprocess
 import sys
 
-from grader import bench_performance
+from grader.bench import performance as bench_performance
 from grader.course import ROOT
 from sparkcourse.performance import LADDER
 
@@ -28,6 +28,6 @@ def test_bench_performance_writes_its_table_and_plot(spark, tmp_path, capsys):
 
 
 def test_bench_performance_has_help():
-    result = subprocess.run([sys.executable, "-m", "grader.bench_performance", "--help"], cwd=ROOT,
+    result = subprocess.run([sys.executable, "-m", "grader.bench.performance", "--help"], cwd=ROOT,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and "--rows" in result.stdout and "--repeats" in result.stdout

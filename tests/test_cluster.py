@@ -15,25 +15,14 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from grader.cluster import local as local_cluster
+from grader.common import free_ports
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "docker"))
-import local_cluster  # noqa: E402
 
 LESSON = "00_spark_for_pandas_users"
-TIMES = {}
-pytestmark = pytest.mark.xdist_group("cluster")  # one cluster, one worker
+pytestmark = [pytest.mark.cluster, pytest.mark.xdist_group("cluster")]  # one cluster, one worker
 
-
-def free_ports(names):
-    sockets, ports = [], {}
-    for name in names:
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        sockets.append(s)
-        ports[name] = s.getsockname()[1]
-    for s in sockets:
-        s.close()
-    return ports
 
 
 def processes_working_in(folder):
@@ -52,16 +41,12 @@ def processes_working_in(folder):
 def cluster(tmp_path_factory):
     state = tmp_path_factory.mktemp("cluster")
     ports = free_ports(local_cluster.PORTS)
-    start = time.perf_counter()
     record = local_cluster.up(state, ports)
-    TIMES["cluster up"] = time.perf_counter() - start
     yield state, record
     stopped = local_cluster.down(state)
     assert {p["name"] for p in stopped} == {"master", "worker1", "worker2", "connect"}
     assert not any(local_cluster.alive(p["pid"]) for p in record["processes"]), "a cluster process was left behind"
     assert not processes_working_in(state), f"left behind: {processes_working_in(state)}"
-    (ROOT / "build").mkdir(exist_ok=True)
-    (ROOT / "build" / "cluster-times.json").write_text(json.dumps(TIMES, indent=1) + "\n")
 
 
 def run_lesson(tmp_path, state=None, **env):
@@ -100,10 +85,8 @@ def finished_tasks(state, app_name_part, record):
             for worker in ("worker1", "worker2")}
 
 
-def test_local_mode_time_for_comparison(tmp_path):
-    """First, before the cluster starts, so its figure is not taken next to four idle JVMs."""
-    errors, _, seconds = run_lesson(tmp_path)
-    TIMES["lesson 00 in local mode"] = seconds
+def test_the_same_lesson_runs_in_local_mode(tmp_path):
+    errors, _, _ = run_lesson(tmp_path)
     assert not errors, errors
 
 
@@ -127,7 +110,6 @@ def test_a_second_cluster_up_explains_itself(cluster):
 def test_lesson_runs_as_a_standalone_cluster_client(cluster, tmp_path):
     state, record = cluster
     errors, text, seconds = run_lesson(tmp_path, state, SPARK_MASTER=record["master_url"])
-    TIMES["lesson 00 as cluster client"] = seconds
     assert not errors, errors
     assert "running in cluster spark://127.0.0.1" in text
     done = finished_tasks(state, "spark-ml-course", record)
@@ -139,7 +121,6 @@ def test_lesson_runs_through_spark_connect(cluster, tmp_path):
     before = finished_tasks(state, "Spark Connect", record)
     # 127.0.0.1 as a student would type it: the factory adds the token and talks to "localhost".
     errors, text, seconds = run_lesson(tmp_path, state, SPARK_REMOTE=f"sc://127.0.0.1:{record['ports']['connect']}")
-    TIMES["lesson 00 through Spark Connect"] = seconds
     assert not errors, errors
     assert "running in connect sc://127.0.0.1" in text
     after = finished_tasks(state, "Spark Connect", record)

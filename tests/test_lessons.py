@@ -1,15 +1,25 @@
-"""The integrity harness on every lesson: real nbgrader, real kernels, real Spark (see grader/check_lessons.py)."""
+"""The integrity harness on every lesson, through the real grading path (see grader/harness/check.py)."""
 
 import pytest
 
-from grader.check_lessons import check_lesson, table
-from grader.course import ROOT, lessons
+from grader.course import lessons
+from grader.harness.check import check_lesson, table
+
+pytestmark = [pytest.mark.lessons, pytest.mark.xdist_group("lessons")]
 
 
-@pytest.mark.xdist_group("lessons")  # one lesson at a time: its solution's time budget is measured
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """One warm, sandboxed Spark Connect server for every lesson's graded runs, as a grading batch has."""
+    from grader.sandbox.spark_server import WarmSpark
+
+    warm = WarmSpark(tmp_path_factory.mktemp("harness-server")).start()
+    yield warm
+    warm.stop()
+
+
 @pytest.mark.parametrize("lesson", lessons())
-def test_lesson_integrity(lesson):
-    report = check_lesson(lesson)
-    (ROOT / "build" / "lessons").mkdir(parents=True, exist_ok=True)
-    (ROOT / "build" / "lessons" / f"{lesson}.md").write_text(table([report]) + "\n")
+def test_lesson_integrity(lesson, server, lesson_tables):
+    report = check_lesson(lesson, server)
+    lesson_tables.append(table([report]))
     assert not report.problems, "\n".join(report.problems)
