@@ -19,17 +19,12 @@ def spark():
     session.stop()
 
 
-@pytest.fixture(scope="session")
-def lesson_tables(pytestconfig):
-    """Where the harness's tests leave their tables, for the summary below (nothing is written to the repository)."""
-    if not hasattr(pytestconfig, "_lesson_tables"):
-        pytestconfig._lesson_tables = []
-    return pytestconfig._lesson_tables
-
-
 def pytest_terminal_summary(terminalreporter, config):
-    """Print the harness's per-lesson table (CPU, points, answers rejected and accepted) for the lessons checked."""
-    tables = getattr(config, "_lesson_tables", [])
+    """Print the harness's per-lesson table (CPU, points, answers rejected and accepted) for the lessons checked.
+
+    Each lesson's test records its row as a property, which pytest-xdist carries back from its workers."""
+    tables = [value for key in ("passed", "failed") for report in terminalreporter.stats.get(key, [])
+              if report.when == "call" for name, value in report.user_properties if name == "lesson_table"]
     if tables:
         terminalreporter.section("lesson integrity")
         rows = tables[0].splitlines()[:2] + [t.splitlines()[2] for t in tables]
