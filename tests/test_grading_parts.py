@@ -19,6 +19,7 @@ from grader.course import ROOT, throwaway_course
 from grader.grade import outputs, records
 from grader.grade.checker import Checker, recorded_names, split_test
 from grader.grade.preflight import lesson_cells, preflight
+from grader.harness import speed
 from grader.harness.check import Report
 from grader.harness.static import check_shape, check_tests
 from sparkcourse.answers import encode
@@ -200,3 +201,14 @@ def test_progress_reads_a_partly_done_notebook(course, tmp_path):
     line = next(line for line in out.splitlines() if line.startswith(L0))
     assert " 1/3" in line and "✓ex1" in line and "✗ex2" in line, out
     assert (folder / f"{L0}.ipynb").read_bytes() == before, "progress changed the learner's notebook"
+
+
+def test_the_speed_workload_counts_its_own_cpu_and_scales_by_the_median():
+    """The harness scales CPU budgets by speed.slowdown: each sample is the CPU of one fresh interpreter
+    running the workload (not its wall time, not this process's), and the scale is their median."""
+    import time
+    before = time.process_time()
+    times = speed.sample(2)
+    assert time.process_time() - before < 0.5, "the workload runs in a child, not in this process"
+    assert all(0.1 < t < 30 for t in times), times
+    assert speed.slowdown([3.0, 1.0, 2.0]) == 2.0 / speed.REFERENCE_S

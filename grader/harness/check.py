@@ -6,8 +6,9 @@ For a lesson, in a throwaway course released afresh by nbgrader:
      notebook, no outputs, every assert with a message (grader/harness/static.py);
   2. notebooks/<lesson> is what ``make release`` makes now, and its self-check file accepts the solution;
   3. the solution, graded by the real batch (sandbox, shared Spark Connect server, checker, nbgrader,
-     feedback), earns full marks within the CPU budget (its kernel and the server, measured by cgroup;
-     a generous wall-clock ceiling catches hangs); the unanswered notebook earns 0 on every test;
+     feedback), earns full marks within the CPU budget (its kernel and the server, measured by cgroup,
+     in reference CPU-seconds: scaled by this machine's speed, measured beside it by speed.py; a
+     generous wall-clock ceiling catches hangs); the unanswered notebook earns 0 on every test;
   4. every recorded answer, in a student kernel on one core, judged by the same checker: wrong ones
      fail, right ones pass, and the self-check agrees (grader/harness/prove.py).
 Run ``python -m grader.harness [LESSON ...]`` for the table; tests/test_lessons.py runs it too.
@@ -31,9 +32,8 @@ from ..course import lessons, source_notebook, student_notebook, throwaway_cours
 from ..grade.batch import grade
 from ..grade.checker import Checker
 from ..release.selfchecks import checks_path
-from . import static
+from . import speed, static
 from .prove import prove_exercises
-from .speed import slowdown
 from .static import CLASSES, load_recorded, nbgrader_meta
 
 CPU_BUDGET_S = {"lesson": 60, "capstone": 90}  # reference CPU-seconds: scaled by this machine's slowdown
@@ -41,15 +41,16 @@ WALL_CEILING_S = 600  # only against hangs: CPU is what the budget is about
 
 
 def budget(lesson):
-    """The lesson's CPU budget on this machine: the stated one, times how much slower its cores are (speed.py)."""
-    return CPU_BUDGET_S["capstone" if "capstone" in lesson else "lesson"] * slowdown()
+    """The lesson's CPU budget in reference CPU-seconds (speed.py scales it to this machine)."""
+    return CPU_BUDGET_S["capstone" if "capstone" in lesson else "lesson"]
 
 
 @dataclass
 class Report:
     lesson: str
     cpu_seconds: float = 0.0
-    budget_seconds: float = 0.0
+    budget_seconds: float = 0.0  # budget(lesson) scaled by slowdown
+    slowdown: float = 0.0
     wall_seconds: float = 0.0
     auto_points: float = 0.0
     manual_points: float = 0.0
@@ -114,6 +115,7 @@ def check_lesson(lesson, server=None):
             checker.ready()
             # The solution, alone, so its CPU is its own; then the blank one beside the answers' kernel.
             write_submission(course, "solution", lesson, source_notebook(lesson))
+            speed_times = speed.sample(3)  # this machine's speed, in the conditions of the run (speed.py)
             before = server.cpu_seconds() if server is not None else None
             start = time.perf_counter()
             out = io.StringIO()
@@ -132,12 +134,12 @@ def check_lesson(lesson, server=None):
                 if static.is_test(cell) and "Self-check: disagrees" in json.dumps(cell.get("outputs", [])):
                     report.problem(f"{nbgrader_meta(cell)['grade_id']}: under Spark Connect the solution's recorded "
                                    "answer does not pass its self-check")
-            report.budget_seconds = budget(lesson)
+            report.slowdown = speed.slowdown(speed_times + speed.sample(2))
+            report.budget_seconds = budget(lesson) * report.slowdown
             if report.cpu_seconds > report.budget_seconds:
-                stated = CPU_BUDGET_S["capstone" if "capstone" in lesson else "lesson"]
                 report.problem(f"the solution used {report.cpu_seconds:.0f} CPU-seconds (kernel and Spark), over its "
-                               f"budget of {report.budget_seconds:.0f} on this machine ({stated} on the reference "
-                               f"machine; these cores are {slowdown():.2f}x as slow: grader/harness/speed.py)")
+                               f"budget of {report.budget_seconds:.0f} here ({budget(lesson)} on the reference core; "
+                               f"these cores did its work {report.slowdown:.2f}x as slowly: grader/harness/speed.py)")
             if report.wall_seconds > WALL_CEILING_S:
                 report.problem(f"grading the solution took {report.wall_seconds:.0f} s, over the {WALL_CEILING_S} s ceiling")
             write_submission(course, "blank", lesson, student_notebook(lesson))
@@ -157,14 +159,14 @@ def check_lesson(lesson, server=None):
 
 
 def table(reports):
-    heads = ["lesson", "CPU s", "budget s", "wall s", "points", "manual", "tests", "wrong rejected", "self-check rejects",
+    heads = ["lesson", "CPU s", "budget s", "slowdown", "wall s", "points", "manual", "tests", "wrong rejected", "self-check rejects",
              "right accepted", *CLASSES, "problems"]
     lines = ["| " + " | ".join(heads) + " |", "|---|" + "---:|" * (len(heads) - 1)]
     for r in reports:
         classes = ["✓" if c in r.classes else "–" for c in CLASSES]
         rejected = sum(map(len, r.rejections.values()))
         lines.append("| " + " | ".join([
-            r.lesson, f"{r.cpu_seconds:.1f}", f"{r.budget_seconds:.0f}", f"{r.wall_seconds:.1f}", f"{r.solution_points:g}/{r.auto_points:g}",
+            r.lesson, f"{r.cpu_seconds:.1f}", f"{r.budget_seconds:.0f}", f"{r.slowdown:.2f}", f"{r.wall_seconds:.1f}", f"{r.solution_points:g}/{r.auto_points:g}",
             f"{r.manual_points:g}", str(len(r.rejections)), f"{rejected}/{r.wrong_answers}",
             f"{r.self_rejections}", f"{r.accepted}/{r.right_answers}", *classes, str(len(r.problems))]) + " |")
     return "\n".join(lines)
