@@ -158,6 +158,23 @@ def test_the_sandbox_sees_only_its_allow_list(tmp_path):
     assert "No space left on device" in result.stderr, "the 8 MB disk took a 16 MB file"
 
 
+def test_a_course_under_tmp_stays_visible_in_its_sandbox(tmp_path):
+    """The sandbox's /tmp is a fresh tmpfs; a course (and its .venv) cloned under /tmp is still shown read-only."""
+    from grader.sandbox.policy import Policy, bwrap_command
+
+    shown = tmp_path / "clone" / "data"
+    shown.mkdir(parents=True)
+    (shown / "grants.csv").write_text("id\n1\n")
+    assert str(shown).startswith("/tmp/"), shown
+    policy = Policy(read_only=[str(shown)], env={}, tmp_bytes=8 * 2**20)
+    result = subprocess.run(bwrap_command(policy, ["/bin/cat", str(shown / "grants.csv")], policy.files_dir(tmp_path)),
+                            capture_output=True, text=True, timeout=60)
+    assert result.stdout == "id\n1\n", result.stderr
+    result = subprocess.run(bwrap_command(policy, ["/bin/sh", "-c", f"echo x > {shown}/new"], policy.files_dir(tmp_path)),
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0 and not (shown / "new").exists(), "the course is read-only in the sandbox"
+
+
 def test_the_checker_binds_only_what_a_test_records(course, tmp_path):
     checker = Checker(course / "solutions" / L0 / f"{L0}.ipynb", tmp_path / "checker").start().ready()
     try:

@@ -97,10 +97,11 @@ def bwrap_command(policy, command, files):
             cmd += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
     cmd += ["--ro-bind", str(Path(files) / "passwd"), "/etc/passwd", "--ro-bind", str(Path(files) / "group"),
             "/etc/group"]
+    # The tmpfs before the read-only paths: a course (and its .venv) cloned under /tmp stays visible.
+    cmd += ["--size", str(policy.tmp_bytes), "--perms", "1777", "--tmpfs", "/tmp", "--dir", policy.cwd]
     for path in [*interpreter_paths(), *java_paths(), *policy.read_only]:
         if os.path.exists(path):
             cmd += ["--ro-bind", str(path), str(path)]
-    cmd += ["--size", str(policy.tmp_bytes), "--perms", "1777", "--tmpfs", "/tmp", "--dir", policy.cwd]
     for outside, inside, writable in policy.bind:
         cmd += ["--bind" if writable else "--ro-bind", str(outside), str(inside)]
     if not policy.share_network:
