@@ -189,8 +189,9 @@ def edit(page, a_cell):
 
 
 def run_menu(page, label):
-    page.locator(".lm-MenuBar-item", has_text="Run").first.click()
-    page.locator(".lm-Menu-itemLabel", has_text=re.compile(f"^{label}$")).click()
+    """Run > label; the clicks wait as long as edit's: make test runs other tiers beside this one."""
+    page.locator(".lm-MenuBar-item", has_text="Run").first.click(timeout=120_000)
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile(f"^{label}$")).click(timeout=120_000)
 
 
 def test_student_path_in_jupyterlab(tmp_path, browser):
