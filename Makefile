@@ -39,8 +39,8 @@ formgrader: $(VENV)/.installed ## Open nbgrader's formgrader (instructors) on th
 	cd $(COURSE) && $(CURDIR)/$(VENV)/bin/jupyter lab --ServerApp.root_dir=. --ServerApp.ip=127.0.0.1 \
 		--ServerApp.default_url=/formgrader $(LAB_ARGS)
 
-test: java $(VENV)/.installed ## Run the whole test suite (what CI runs), two tests side by side (pytest-xdist)
-	$(PY) -m pytest -n 2 --dist loadgroup --durations=15
+test: java $(VENV)/.installed ## Run the whole test suite (what CI runs), two tests side by side (pytest-xdist: see tests/conftest.py)
+	$(PY) -m pytest -n 2 --dist loadscope --no-loadscope-reorder --durations=15
 
 test-fast: java $(VENV)/.installed ## Run the fast tier: pure functions and the helper package against a real Spark (minutes)
 	$(PY) -m pytest -m fast --durations=10

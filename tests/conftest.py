@@ -19,6 +19,32 @@ def spark():
     session.stop()
 
 
+def pytest_collection_modifyitems(session, config, items):
+    """The integrity harness's lessons first: the longest tests, started first, keep both xdist workers busy
+    to the end (the other tiers fill in after; make test keeps this order with --no-loadscope-reorder)."""
+    items.sort(key=lambda item: item.get_closest_marker("lessons") is None)
+
+
+# Files whose tests share what their module fixtures start (a server, an engine): kept on one worker together.
+SHARED_UNITS = {"tests/test_sandbox.py": "tests/test_grading.py"}
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """How make test (``-n 2 --dist loadscope``) hands out work: each lesson of the harness is a unit of its
+    own, given to whichever worker is free; every other file is one unit, so that its module fixtures (a
+    Docker engine, a cluster, a grading batch) start once, on one worker."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class LessonsApart(LoadScopeScheduling):
+        def _split_scope(self, nodeid):
+            if nodeid.startswith("tests/test_lessons.py::"):
+                return nodeid
+            path = nodeid.split("::", 1)[0]
+            return SHARED_UNITS.get(path, path)
+
+    return LessonsApart(config, log)
+
+
 def pytest_terminal_summary(terminalreporter, config):
     """Print the harness's per-lesson table (CPU, points, answers rejected and accepted) for the lessons checked.
 

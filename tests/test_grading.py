@@ -37,7 +37,7 @@ L0, L1 = "00_fixture", "01_fixture"
 SECRET = "grader-secret-7c1e"
 CELL_TIMEOUT = 45  # long enough for a cold Spark session on a busy machine; the runaway cell waits for it
 
-pytestmark = [pytest.mark.grading, pytest.mark.xdist_group("grading"),
+pytestmark = [pytest.mark.grading,
               pytest.mark.skipif(not shutil.which("bwrap"), reason="bubblewrap is not installed (.ci/run installs it)")]
 
 

@@ -19,7 +19,7 @@ from grader.grade.nbgrader_run import KERNEL_NAME
 from grader.sandbox.spark_server import WarmSpark, Watchdog, descendants
 from grader.sandbox.zygote import KernelZygote
 
-pytestmark = [pytest.mark.grading, pytest.mark.xdist_group("grading"),
+pytestmark = [pytest.mark.grading,
               pytest.mark.skipif(not shutil.which("bwrap"), reason="bubblewrap is not installed (.ci/run installs it)")]
 
 
