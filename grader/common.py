@@ -42,6 +42,15 @@ def free_ports(names, host="127.0.0.1"):
     return ports
 
 
+def listen_unix(path, kind=socket.SOCK_STREAM, backlog=8):
+    """A Unix socket listening at ``path``, readable and writable by its owner only (a service's private door)."""
+    server = socket.socket(socket.AF_UNIX, kind)
+    server.bind(str(path))
+    os.chmod(path, 0o600)
+    server.listen(backlog)
+    return server
+
+
 def wait_until(predicate, timeout=10.0, interval=0.2, what="a condition"):
     """Call ``predicate`` until it returns something true; return that, or raise TimeoutError after ``timeout`` s."""
     deadline = time.monotonic() + timeout

@@ -46,13 +46,22 @@ def pytest_xdist_make_scheduler(config, log):
 
 
 def pytest_terminal_summary(terminalreporter, config):
-    """Print the harness's per-lesson table (CPU, points, answers rejected and accepted) for the lessons checked.
+    """Print the harness's per-lesson table (CPU, points, answers rejected and accepted) for the lessons checked,
+    and the hostile class's grades (tests/test_grading.py).
 
-    Each lesson's test records its row as a property, which pytest-xdist carries back from its workers."""
-    tables = [value for key in ("passed", "failed") for report in terminalreporter.stats.get(key, [])
-              if report.when == "call" for name, value in report.user_properties if name == "lesson_table"]
+    Each test records its row as a property, which pytest-xdist carries back from its workers."""
+    def recorded(prop):
+        return [value for key in ("passed", "failed") for report in terminalreporter.stats.get(key, [])
+                if report.when == "call" for name, value in report.user_properties if name == prop]
+
+    tables = recorded("lesson_table")
     if tables:
         terminalreporter.section("lesson integrity")
         rows = tables[0].splitlines()[:2] + [t.splitlines()[2] for t in tables]
         for line in rows:
+            terminalreporter.write_line(line)
+    outcomes = sorted(recorded("hostile_outcome"))
+    if outcomes:
+        terminalreporter.section("hostile class: each submission's grade")
+        for line in ["| student | score | status | reason |", "|---|---:|---|---|", *outcomes]:
             terminalreporter.write_line(line)

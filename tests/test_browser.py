@@ -188,6 +188,18 @@ def edit(page, a_cell):
                            timeout=60_000)
 
 
+def answer_and_test(page, answer, test_cell, code, expect):
+    """Type ``code`` as the answer, run it and its test; the test's output holding ``expect``, once it shows."""
+    edit(page, answer)
+    page.keyboard.press("Control+A")
+    page.keyboard.insert_text(code)
+    page.keyboard.press("Shift+Enter")  # runs the answer, moves to the test
+    page.keyboard.press("Shift+Enter")  # runs the test
+    output = test_cell.locator(".jp-OutputArea-output", has_text=expect)
+    output.wait_for(timeout=120_000)
+    return output
+
+
 def run_menu(page, label):
     """Run > label; the clicks wait as long as edit's: make test runs other tiers beside this one."""
     page.locator(".lm-MenuBar-item", has_text="Run").first.click(timeout=120_000)
@@ -229,25 +241,13 @@ def test_student_path_in_jupyterlab(tmp_path, browser):
             test_cell.scroll_into_view_if_needed()
 
         with steps.step("wrong-values-say-which-part-differs"):
-            edit(page, answer)
-            page.keyboard.press("Control+A")
-            page.keyboard.insert_text(WRONG_ANSWER)
-            page.keyboard.press("Shift+Enter")  # runs the answer, moves to the test
-            page.keyboard.press("Shift+Enter")  # runs the test
-            message = test_cell.locator(".jp-OutputArea-output", has_text="not yet the expected values")
-            message.wait_for(timeout=120_000)
+            message = answer_and_test(page, answer, test_cell, WRONG_ANSWER, "not yet the expected values")
             text = message.text_content()
             assert "`successful_phd` has the right shape, but not yet the expected values: the row count is wrong" in text, text
             test_cell.scroll_into_view_if_needed()
 
         with steps.step("correct-answer-passes-its-self-check"):
-            edit(page, answer)
-            page.keyboard.press("Control+A")
-            page.keyboard.insert_text(CORRECT_ANSWER)
-            page.keyboard.press("Shift+Enter")  # runs the answer, moves to the test
-            page.keyboard.press("Shift+Enter")  # runs the test
-            passed = test_cell.locator(".jp-OutputArea-output", has_text="self-check passed")
-            passed.wait_for(timeout=120_000)
+            passed = answer_and_test(page, answer, test_cell, CORRECT_ANSWER, "self-check passed")
             assert answer.locator(".jp-OutputArea-output").count() == 0, answer.text_content()
             assert "has the expected values" in passed.text_content(), passed.text_content()
             test_cell.scroll_into_view_if_needed()

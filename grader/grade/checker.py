@@ -26,6 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from ..common import listen_unix
+
 HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS[ \t]*\n(.*?)^[ \t]*### END HIDDEN TESTS[ \t]*$\n?", re.S | re.M)
 MAX_MESSAGE = 600
 
@@ -208,10 +210,7 @@ def serve(socket_path, source_notebook):
     except CheckerError as error:
         print(f"error: {error}", flush=True)
         sys.exit(2)
-    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    server.bind(socket_path)
-    os.chmod(socket_path, 0o600)
-    server.listen(8)
+    server = listen_unix(socket_path)
     print("ready", flush=True)
     while True:
         conn, _ = server.accept()

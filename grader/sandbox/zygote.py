@@ -23,7 +23,7 @@ import threading
 import time
 from pathlib import Path
 
-from ..common import die_with_parent
+from ..common import die_with_parent, listen_unix
 from .kernel import KERNEL_ENV, join_cgroups, limit_resources
 from .policy import base_env
 
@@ -160,10 +160,7 @@ def serve(path):
     if threading.active_count() != 1:  # native ones (OpenBLAS, jemalloc) prepare for fork themselves
         sys.exit("kernel zygote: a preloaded module started a Python thread; forking would not be safe")
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
-    server = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    server.bind(path)
-    os.chmod(path, 0o600)
-    server.listen(16)
+    server = listen_unix(path, socket.SOCK_SEQPACKET, backlog=16)
     print("ready", flush=True)
     while True:
         conn, _ = server.accept()
