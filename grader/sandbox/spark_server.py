@@ -12,10 +12,12 @@ endless query slows the others instead of blocking them.
 detected, restarted, and the batch told which submissions to grade again.
 """
 
+import hashlib
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -87,20 +89,35 @@ class WarmSpark:
         return f"sc://127.0.0.1:{self.port}"
 
     def guard_jar(self):
-        """The shared-catalog guard (guard/SharedCatalogGuard.java) compiled against this PySpark's jars."""
-        spark_home = Path(pyspark.__file__).parent
+        """The shared-catalog guard (guard/SharedCatalogGuard.java) compiled against this PySpark's jars.
+
+        Compiled once per source, PySpark and JDK into the grader's own cache (~/.cache/sparkcourse/guard),
+        then copied into this server's scratch folder, the only place its sandbox reads it from.
+        """
+        jar = self.scratch / "guard" / "guard.jar"
+        if jar.exists():
+            return jar
+        for tool in ("javac", "jar"):
+            if not shutil.which(tool):
+                raise GuardMissing(f"{tool} (a JDK) is needed to build the shared server's catalog guard")
         source = Path(__file__).with_name("guard") / "SharedCatalogGuard.java"
-        build = self.scratch / "guard"
-        build.mkdir(parents=True, exist_ok=True)
-        jar = build / "guard.jar"
-        if not jar.exists():
-            for tool in ("javac", "jar"):
-                if not shutil.which(tool):
-                    raise GuardMissing(f"{tool} (a JDK) is needed to build the shared server's catalog guard")
-            subprocess.run(["javac", "-cp", f"{spark_home / 'jars'}/*", "-d", str(build), str(source)], check=True,
-                           capture_output=True)
+        key = hashlib.sha256(source.read_bytes() + pyspark.__version__.encode()
+                             + os.path.realpath(shutil.which("javac")).encode()).hexdigest()[:16]
+        cached = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "sparkcourse" / "guard" / f"{key}.jar"
+        if not cached.exists():
+            build = Path(tempfile.mkdtemp(prefix="guard-", dir=self.scratch))
+            subprocess.run(["javac", "-cp", f"{Path(pyspark.__file__).parent / 'jars'}/*", "-d", str(build),
+                            str(source)], check=True, capture_output=True)
             classes = [p.name for p in build.glob("SharedCatalogGuard*.class")]
-            subprocess.run(["jar", "cf", str(jar), *classes], cwd=build, check=True, capture_output=True)
+            subprocess.run(["jar", "cf", "guard.jar", *classes], cwd=build, check=True, capture_output=True)
+            try:
+                cached.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(build / "guard.jar", f"{cached}.{os.getpid()}")
+                os.replace(f"{cached}.{os.getpid()}", cached)  # whole, even with two servers starting at once
+            except OSError:
+                cached = build / "guard.jar"  # no cache here (a read-only home): this server's own build
+        jar.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(cached, jar)
         return jar
 
     def command(self):
