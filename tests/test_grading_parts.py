@@ -229,3 +229,12 @@ def test_the_speed_workload_counts_its_own_cpu_and_scales_by_the_median():
     assert time.process_time() - before < 0.5, "the workload runs in a child, not in this process"
     assert all(0.1 < t < 30 for t in times), times
     assert speed.slowdown([3.0, 1.0, 2.0]) == 2.0 / speed.REFERENCE_S
+
+
+def test_a_cpu_budget_scales_up_with_a_slow_machine_never_down_and_fails_past_its_ceiling():
+    """cpu_limits: the stated budget times the slowdown, never less than stated; the test's ceiling 1.5x that."""
+    from grader.harness.check import CEILING_FACTOR, cpu_limits
+
+    assert cpu_limits(60, 2.0) == (120, 120 * CEILING_FACTOR)
+    assert cpu_limits(60, 0.7) == (60, 60 * CEILING_FACTOR), "a fast Python workload must not tighten the budget"
+    assert CEILING_FACTOR == 1.5

@@ -37,6 +37,11 @@ from .prove import prove_exercises
 from .static import CLASSES, load_recorded, nbgrader_meta
 
 CPU_BUDGET_S = {"lesson": 60, "capstone": 90}  # reference CPU-seconds: scaled by this machine's slowdown
+# The budget is the authors' target, shown in the table; the test fails only past this many times it.
+# speed.py's Python workload is a rough proxy for the JVM's work: on 2026-12-03 one host ran it in
+# 0.72-1.02 s (faster than the reference) while lesson 07 needed 70 CPU-s there, 58.5 on the reference;
+# and a machine loaded 5x over (load 9-11 on 2 cores) put six lessons 2-40% over their scaled budgets.
+CEILING_FACTOR = 1.5
 WALL_CEILING_S = 600  # only against hangs: CPU is what the budget is about
 
 
@@ -45,11 +50,21 @@ def budget(lesson):
     return CPU_BUDGET_S["capstone" if "capstone" in lesson else "lesson"]
 
 
+def cpu_limits(stated, slowdown):
+    """(budget, ceiling) in this machine's CPU-seconds for a budget ``stated`` in reference CPU-seconds.
+
+    Scaled by the slowdown, but never below the stated budget (a Python workload that runs fast here
+    does not make the JVM's work cheaper); the ceiling, which the test enforces, is CEILING_FACTOR times it.
+    """
+    scaled = stated * max(1.0, slowdown)
+    return scaled, scaled * CEILING_FACTOR
+
+
 @dataclass
 class Report:
     lesson: str
     cpu_seconds: float = 0.0
-    budget_seconds: float = 0.0  # budget(lesson) scaled by slowdown
+    budget_seconds: float = 0.0  # budget(lesson) scaled by slowdown (cpu_limits)
     slowdown: float = 0.0
     wall_seconds: float = 0.0
     auto_points: float = 0.0
@@ -135,11 +150,12 @@ def check_lesson(lesson, server=None):
                     report.problem(f"{nbgrader_meta(cell)['grade_id']}: under Spark Connect the solution's recorded "
                                    "answer does not pass its self-check")
             report.slowdown = speed.slowdown(speed_times + speed.sample(2))
-            report.budget_seconds = budget(lesson) * report.slowdown
-            if report.cpu_seconds > report.budget_seconds:
-                report.problem(f"the solution used {report.cpu_seconds:.0f} CPU-seconds (kernel and Spark), over its "
-                               f"budget of {report.budget_seconds:.0f} here ({budget(lesson)} on the reference core; "
-                               f"these cores did its work {report.slowdown:.2f}x as slowly: grader/harness/speed.py)")
+            report.budget_seconds, ceiling = cpu_limits(budget(lesson), report.slowdown)
+            if report.cpu_seconds > ceiling:
+                report.problem(f"the solution used {report.cpu_seconds:.0f} CPU-seconds (kernel and Spark), over "
+                               f"{CEILING_FACTOR:g}x its budget of {report.budget_seconds:.0f} here ({budget(lesson)} on "
+                               f"the reference core; these cores did a fixed workload {report.slowdown:.2f}x as slowly: "
+                               "grader/harness/speed.py)")
             if report.wall_seconds > WALL_CEILING_S:
                 report.problem(f"grading the solution took {report.wall_seconds:.0f} s, over the {WALL_CEILING_S} s ceiling")
             write_submission(course, "blank", lesson, student_notebook(lesson))
@@ -159,14 +175,15 @@ def check_lesson(lesson, server=None):
 
 
 def table(reports):
-    heads = ["lesson", "CPU s", "budget s", "slowdown", "wall s", "points", "manual", "tests", "wrong rejected", "self-check rejects",
+    heads = ["lesson", "CPU s", "budget s", "within budget", "slowdown", "wall s", "points", "manual", "tests", "wrong rejected", "self-check rejects",
              "right accepted", *CLASSES, "problems"]
     lines = ["| " + " | ".join(heads) + " |", "|---|" + "---:|" * (len(heads) - 1)]
     for r in reports:
         classes = ["✓" if c in r.classes else "–" for c in CLASSES]
         rejected = sum(map(len, r.rejections.values()))
         lines.append("| " + " | ".join([
-            r.lesson, f"{r.cpu_seconds:.1f}", f"{r.budget_seconds:.0f}", f"{r.slowdown:.2f}", f"{r.wall_seconds:.1f}", f"{r.solution_points:g}/{r.auto_points:g}",
+            r.lesson, f"{r.cpu_seconds:.1f}", f"{r.budget_seconds:.0f}",
+            "✓" if r.cpu_seconds <= r.budget_seconds else f"{r.cpu_seconds / r.budget_seconds:.2f}x", f"{r.slowdown:.2f}", f"{r.wall_seconds:.1f}", f"{r.solution_points:g}/{r.auto_points:g}",
             f"{r.manual_points:g}", str(len(r.rejections)), f"{rejected}/{r.wrong_answers}",
             f"{r.self_rejections}", f"{r.accepted}/{r.right_answers}", *classes, str(len(r.problems))]) + " |")
     return "\n".join(lines)
