@@ -7,7 +7,8 @@ physical core) with other busy processes: the same notebook took about 40% more 
 a test suite ran beside it. So the budgets in check.py are in *reference* CPU-seconds, and the harness
 scales them by this machine's slowdown *in the same conditions*: a fixed single-threaded workload
 (Python, as a kernel runs it), run in a fresh interpreter just before and just after the solution is
-graded, timed by its own CPU time, the median against REFERENCE_S.
+graded, timed by its own CPU time, the median against REFERENCE_S. It is Python, a rough proxy for the
+JVM's work: check.py never scales a budget below its stated figure, and fails a lesson only well past it.
 
 ``python -m grader.harness.speed`` prints this machine's figures now.
 """
