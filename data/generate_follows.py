@@ -4,11 +4,10 @@ follows.csv has one row per "src follows dst"; accounts.csv one row per account.
 documented in data/README.md. Run: python data/generate_follows.py [--out DIR]
 """
 
-import argparse
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
+
+from generator_cli import write_csvs
 
 SEED = 2014
 N_ACCOUNTS = 600
@@ -47,14 +46,8 @@ def generate(seed=SEED, n=N_ACCOUNTS):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent, help="folder to write the CSV files to")
-    args = parser.parse_args()
     accounts, follows = generate()
-    args.out.mkdir(parents=True, exist_ok=True)
-    accounts.to_csv(args.out / "accounts.csv", index=False)
-    follows.to_csv(args.out / "follows.csv", index=False)
-    print(f"wrote {len(accounts)} accounts and {len(follows)} follows to {args.out}")
+    write_csvs(__doc__, {"accounts.csv": accounts, "follows.csv": follows})
 
 
 if __name__ == "__main__":

@@ -5,11 +5,10 @@ one row per application in grants.csv, one row per team member in grant_people.c
 Every column is documented in data/README.md. Run: python data/generate_grants.py [--out DIR]
 """
 
-import argparse
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
+
+from generator_cli import write_csvs
 
 SEED = 2011
 N_APPLICATIONS = 3000
@@ -139,14 +138,8 @@ def generate(seed=SEED, n=N_APPLICATIONS):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent, help="folder to write the CSV files to")
-    args = parser.parse_args()
     grants, people = generate()
-    args.out.mkdir(parents=True, exist_ok=True)
-    grants.to_csv(args.out / "grants.csv", index=False)
-    people.to_csv(args.out / "grant_people.csv", index=False)
-    print(f"wrote {len(grants)} applications and {len(people)} team members to {args.out}")
+    write_csvs(__doc__, {"grants.csv": grants, "grant_people.csv": people})
 
 
 if __name__ == "__main__":

@@ -15,11 +15,10 @@ punctuation, doubled spaces, typos, and rare words.
 Every column is documented in data/README.md. Run: python data/generate_questions.py [--out DIR]
 """
 
-import argparse
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
+
+from generator_cli import write_csvs
 
 SEED = 2015
 N_QUESTIONS = 4000
@@ -326,13 +325,8 @@ def generate(seed=SEED, n=N_QUESTIONS):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent, help="folder to write the CSV file to")
-    args = parser.parse_args()
     questions, scenes = generate()
-    args.out.mkdir(parents=True, exist_ok=True)
-    questions.to_csv(args.out / "questions.csv", index=False)
-    print(f"wrote {len(questions)} questions about {len(scenes)} pictures to {args.out}")
+    write_csvs(__doc__, {"questions.csv": questions})
 
 
 if __name__ == "__main__":
