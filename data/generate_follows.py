@@ -6,7 +6,6 @@ documented in data/README.md. Run: python data/generate_follows.py [--out DIR]
 
 import numpy as np
 import pandas as pd
-
 from generator_cli import write_csvs
 
 SEED = 2014

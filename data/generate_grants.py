@@ -7,7 +7,6 @@ Every column is documented in data/README.md. Run: python data/generate_grants.p
 
 import numpy as np
 import pandas as pd
-
 from generator_cli import write_csvs
 
 SEED = 2011

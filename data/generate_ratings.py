@@ -14,7 +14,6 @@ per film. Every column is documented in data/README.md. Run: python data/generat
 
 import numpy as np
 import pandas as pd
-
 from generator_cli import write_csvs
 
 SEED = 2016
