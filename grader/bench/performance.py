@@ -221,7 +221,7 @@ def main(argv=None):
         ratios = {f"{method} / built-in": ratio for method, ratio in zip(ladder.method, ladder.x_builtin)
                   if method != perf.BUILTIN}
         ratios.update({f"{c} (field: {f})": yours for c, yours, f in field.itertuples(index=False)})
-        report("ladder", f"The UDF ladder: x * 1.8 + 32 on {args.rows:,} rows, five ways", ladder, ratios)
+        report("ladder", f"The UDF ladder: x * 1.8 + 32 on {args.rows:,} rows, {len(ladder)} ways", ladder, ratios)
     if "profiler" in args.sections:
         rows = min(args.rows, PROFILED_ROWS)
         table, ratios = bench_profiler(spark, perf, rows)
