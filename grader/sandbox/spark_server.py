@@ -15,6 +15,7 @@ detected, restarted, and the batch told which submissions to grade again.
 import hashlib
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -155,6 +156,7 @@ class WarmSpark:
         self.port = free_port()
         self.log = open(self.scratch / "connect-server.log", "ab")
         self.meter = CpuMeter("server")
+        self.probe = None
 
         def preexec():
             die_with_parent()
@@ -162,12 +164,15 @@ class WarmSpark:
 
         self.proc = subprocess.Popen(self.command(), stdout=self.log, stderr=subprocess.STDOUT,
                                      start_new_session=True, preexec_fn=preexec)
-        self.probe = Probe(self.url)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"the Spark Connect server exited; see {self.scratch / 'connect-server.log'}")
-            if self.probe.ping(timeout=max(1.0, deadline - time.monotonic())):
+            if self.probe is None and listening(self.port):
+                # Only now: a client that asks before the port listens backs off exponentially (pyspark's
+                # retry policy) and would sleep for seconds after the server is ready (measured: 22 s to start, 10 s).
+                self.probe = Probe(self.url)
+            if self.probe is not None and self.probe.ping(timeout=max(1.0, deadline - time.monotonic())):
                 self.generation += 1
                 return self
             time.sleep(0.5)
@@ -199,6 +204,15 @@ class WarmSpark:
             stop_group(self.proc, grace=10)
             self.meter.close()
         self.proc = None
+
+
+def listening(port, host="127.0.0.1"):
+    """Does something accept TCP connections on host:port?"""
+    try:
+        socket.create_connection((host, port), timeout=0.5).close()
+        return True
+    except OSError:
+        return False
 
 
 class Probe:

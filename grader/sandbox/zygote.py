@@ -29,9 +29,15 @@ from .policy import base_env
 
 # What the course's notebooks import first. Not pyplot and its inline backend: on import they look for
 # the running IPython shell, which exists only after the fork; the kernel imports them as a fresh one does.
+# Then what the lessons import or load lazily (df.plot's plotly, Spark ML, scikit-learn): 1.8 CPU-s once here,
+# not up to a second in every kernel.
 PRELOAD = ["ipykernel.kernelapp", "ipykernel.ipkernel", "numpy", "pandas", "matplotlib.figure", "matplotlib.axes",
            "matplotlib.image", "matplotlib.backend_bases", "pyspark.sql", "pyspark.sql.functions",
-           "pyspark.sql.connect.session", "sparkcourse"]
+           "pyspark.sql.connect.session", "sparkcourse", "sparkcourse.answers", "sparkcourse.datasets",
+           "sparkcourse.plans", "sparkcourse.timing", "pyarrow", "plotly.express", "pyspark.sql.plot.plotly",
+           "pyspark.ml.feature", "pyspark.ml.classification", "pyspark.ml.regression", "pyspark.ml.evaluation",
+           "pyspark.ml.tuning", "sklearn.linear_model", "sklearn.preprocessing", "sklearn.pipeline",
+           "sklearn.model_selection", "sklearn.metrics", "sklearn.feature_extraction.text"]
 NAMESPACES = {"user": 0x10000000, "mnt": 0x00020000, "pid": 0x20000000, "ipc": 0x08000000, "uts": 0x04000000,
               "net": 0x40000000}
 NS_GET_USERNS = 0xB701  # ioctl: the user namespace that owns a namespace
