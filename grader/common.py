@@ -42,6 +42,13 @@ def free_ports(names, host="127.0.0.1"):
     return ports
 
 
+def listening(port, host="127.0.0.1"):
+    """Does something accept TCP connections on host:port?"""
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex((host, port)) == 0
+
+
 def listen_unix(path, kind=socket.SOCK_STREAM, backlog=8):
     """A Unix socket listening at ``path``, readable and writable by its owner only (a service's private door)."""
     server = socket.socket(socket.AF_UNIX, kind)

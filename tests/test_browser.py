@@ -25,7 +25,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader.common import free_port, stop_group, wait_until
+from grader.common import free_port, listening, stop_group, wait_until
 from grader.course import NOTEBOOKS, ROOT, tool_env
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -378,14 +378,11 @@ def connect_server(tmp_path):
                  PYSPARK_DRIVER_PYTHON=sys.executable), cwd=tmp_path,
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        import socket
-
-        def listening():
+        def up():
             assert proc.poll() is None, f"the Connect server exited; see {log.name}"
-            with socket.socket() as s:
-                return s.connect_ex(("127.0.0.1", port)) == 0
+            return listening(port)
 
-        wait_until(listening, 300, 1, "the Spark Connect server")
+        wait_until(up, 300, 1, "the Spark Connect server")
         yield f"sc://localhost:{port}"
     finally:
         stop_group(proc, grace=30)

@@ -19,14 +19,13 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
 
-from ..common import wait_until
+from ..common import listening, wait_until
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -36,11 +35,6 @@ PORTS = {"master": 7077, "master_ui": 8080, "worker1_ui": 8081, "worker2_ui": 80
 
 class ClusterError(Exception):
     """A problem stated in one sentence for the person who typed the command."""
-
-
-def port_taken(port):
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 def start_time(pid):
@@ -118,7 +112,7 @@ def up(state, ports=PORTS, timeout=120):
     if previous and any(ours(p) for p in previous["processes"]):
         raise ClusterError(f"a cluster started by `make cluster-up` is still running (state in {state}): "
                            "run `make cluster-down` first")
-    taken = [f"{name} ({port})" for name, port in ports.items() if port_taken(port)]
+    taken = [f"{name} ({port})" for name, port in ports.items() if listening(port)]
     if taken:
         raise ClusterError(f"ports already in use on 127.0.0.1: {', '.join(taken)}; stop what uses them "
                            "(`make cluster-status` shows whether it is a cluster of ours) or pass other ports")
@@ -155,7 +149,7 @@ def up(state, ports=PORTS, timeout=120):
             processes.append({"name": name, "pid": proc.pid, "started": start_time(proc.pid), "log": str(log_path)})
             (state / "cluster.json").write_text(json.dumps(record, indent=1))
             if role == "master":
-                wait_for(lambda: port_taken(ports["master"]), timeout, "the master to listen", processes)
+                wait_for(lambda: listening(ports["master"]), timeout, "the master to listen", processes)
             if name == "worker2":
                 wait_for(lambda: len(alive_workers(ports)) == 2, timeout, "both workers to register", processes)
         wait_for(lambda: connect_answers(ports["connect"], token), timeout, "Spark Connect to answer", processes)
@@ -197,7 +191,7 @@ def alive_workers(ports):
 def connect_answers(port, token):
     """Does the Connect server run a query for a client holding the token? (A fresh process: PySpark
     keeps one Connect session per process.)"""
-    if not port_taken(port):
+    if not listening(port):
         return False
     env = {k: v for k, v in os.environ.items() if k not in ("SPARK_REMOTE", "SPARK_CONNECT_MODE_ENABLED")}
     env["SPARK_CONNECT_AUTHENTICATE_TOKEN"] = token

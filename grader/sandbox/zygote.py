@@ -29,8 +29,8 @@ from .policy import base_env
 
 # What the course's notebooks import first. Not pyplot and its inline backend: on import they look for
 # the running IPython shell, which exists only after the fork; the kernel imports them as a fresh one does.
-# Then what the lessons import or load lazily (df.plot's plotly, Spark ML, scikit-learn): 1.8 CPU-s once here,
-# not up to a second in every kernel.
+# Then what the lessons import or load lazily (df.plot's plotly, Spark ML, scikit-learn): paid once here (the
+# whole list imports in 1.8 CPU-s), not up to a second in every kernel.
 PRELOAD = ["ipykernel.kernelapp", "ipykernel.ipkernel", "numpy", "pandas", "matplotlib.figure", "matplotlib.axes",
            "matplotlib.image", "matplotlib.backend_bases", "pyspark.sql", "pyspark.sql.functions",
            "pyspark.sql.connect.session", "sparkcourse", "sparkcourse.answers", "sparkcourse.datasets",
