@@ -21,15 +21,17 @@ RFCD_FAMILIES = [21, 23, 24, 27, 28, 29, 30, 32, 33, 35, 37, 39]
 CATEGORY_SPELLINGS = {"10A": ["10a", " 10A", "10A "], "30B": ["30b", "30 B"], "50A": ["50a"]}
 
 
-def _sponsors(rng, n):
-    """A long tail: a few big sponsors, many that fund one or two applications."""
-    big = [f"{i}{letter}" for i, letter in zip([2, 4, 21, 24, 34, 40, 59, 62, 97], "BDACDAACK")]
-    tail = [f"{i}{letter}" for i in range(100, 180) for letter in "AB"][:120]
-    weights = np.concatenate([np.linspace(10, 2, len(big)), np.full(len(tail), 0.08)])
-    choice = rng.choice(len(big) + len(tail), size=n, p=weights / weights.sum())
-    names = np.array(big + tail, dtype=object)[choice]
-    # sponsor effect on success: big sponsors differ a lot, the tail is neutral
-    effect = {name: e for name, e in zip(big, [0.9, -0.6, 0.4, -0.3, 0.6, -0.9, 0.2, 0.0, -0.4])}
+BIG_SPONSORS = [f"{i}{letter}" for i, letter in zip([2, 4, 21, 24, 34, 40, 59, 62, 97], "BDACDAACK")]
+TAIL_SPONSORS = [f"{i}{letter}" for i in range(100, 180) for letter in "AB"][:120]
+
+
+def draw_sponsors(rng, n, effects, big_weights=(10, 2), tail_weight=0.08):
+    """A long tail: a few big sponsors (``effects``: theirs on success, in order), many that fund one or two
+    applications (neutral). Returns each application's sponsor and the effect of its sponsor."""
+    weights = np.concatenate([np.linspace(*big_weights, len(BIG_SPONSORS)), np.full(len(TAIL_SPONSORS), tail_weight)])
+    choice = rng.choice(len(BIG_SPONSORS) + len(TAIL_SPONSORS), size=n, p=weights / weights.sum())
+    names = np.array(BIG_SPONSORS + TAIL_SPONSORS, dtype=object)[choice]
+    effect = dict(zip(BIG_SPONSORS, effects))
     return names, np.array([effect.get(s, 0.0) for s in names])
 
 
@@ -38,7 +40,7 @@ def generate(seed=SEED, n=N_APPLICATIONS):
     rng = np.random.default_rng(seed)
     ids = np.arange(1, n + 1) + 10000
 
-    sponsor, sponsor_effect = _sponsors(rng, n)
+    sponsor, sponsor_effect = draw_sponsors(rng, n, [0.9, -0.6, 0.4, -0.3, 0.6, -0.9, 0.2, 0.0, -0.4])
     category = rng.choice(["10A", "20A", "30B", "30C", "50A"], size=n, p=[0.45, 0.1, 0.25, 0.05, 0.15])
     category_effect = pd.Series(category).map({"10A": -0.2, "20A": 0.5, "30B": 0.1, "30C": 0.3, "50A": 0.7}).to_numpy()
     band_idx = np.clip(rng.poisson(2.2, size=n), 0, 9)

@@ -11,6 +11,7 @@ import numbers
 
 from pyspark.errors import PySparkAssertionError
 from pyspark.sql import DataFrame
+from pyspark.sql.types import DateType, IntegralType
 from pyspark.testing import assertDataFrameEqual, assertSchemaEqual
 
 from .errors import AnswerError
@@ -97,9 +98,26 @@ def check_dataframe(answer, expected, name="answer", check_row_order=False, rtol
 
 
 def _spark_from_pandas(frame, schema, spark):
-    """A pandas reference as a Spark DataFrame of the given schema, missing values as nulls."""
+    """A pandas reference as a Spark DataFrame of the given schema, missing values as nulls.
+
+    A pandas integer column with a missing value is float64 (100013.0): whole floats become ints where
+    the schema's column is integral, so such a reference still compares by value.
+    """
+    types = [f.dataType for f in schema.fields]
     rows = frame.astype(object).where(frame.notna(), None).itertuples(index=False, name=None)
-    return spark.createDataFrame([tuple(_plain(v) if v is not None else None for v in row) for row in rows], schema)
+
+    def cell(value, kind):
+        if value is None:
+            return None
+        if hasattr(value, "to_pydatetime"):  # a pandas Timestamp: a datetime, or a date for a date column
+            value = value.to_pydatetime()
+            return value.date() if isinstance(kind, DateType) else value
+        plain = _plain(value)
+        if plain is NotImplemented:  # dates, decimals...: Spark converts them itself
+            return value
+        return int(plain) if isinstance(kind, IntegralType) and isinstance(plain, float) and plain.is_integer() else plain
+
+    return spark.createDataFrame([tuple(cell(v, t) for v, t in zip(row, types)) for row in rows], schema)
 
 
 def check_pandas_columns(answer, columns, name="answer", rows=None):

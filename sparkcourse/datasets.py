@@ -64,3 +64,29 @@ def read_ratings(spark):
 def read_items(spark):
     """items.csv: one row per film of the ratings data set."""
     return read_csv(spark, "items.csv")
+
+
+SCHEMAS["vqa_questions.csv"] = "question_id INT, image_id INT, split STRING, question STRING, answer_type STRING, answer STRING"
+SCHEMAS["vqa_images.csv"] = "image_id INT, " + ", ".join(f"img_{k} DOUBLE" for k in range(12))
+SCHEMAS["vqa_heldout.csv"] = "question_id INT, image_id INT, question STRING"
+
+
+def read_vqa(spark):
+    """Capstone 15's data: (questions with answers, image features per picture, held-out questions without answers)."""
+    return tuple(read_csv(spark, name) for name in ("vqa_questions.csv", "vqa_images.csv", "vqa_heldout.csv"))
+
+
+_GRANT_MEMBER = ("person_id INT, role STRING, year_of_birth INT, country_of_birth STRING, with_phd STRING, dept_no INT, "
+                 "faculty_no INT, successful_grants INT, unsuccessful_grants INT, pubs_a_star INT, pubs_a INT, "
+                 "pubs_b INT, pubs_c INT")
+_GRANTS_WIDE = ("application_id INT, sponsor_code STRING, grant_category STRING, contract_value_band STRING, "
+                "start_date STRING, " + ", ".join(f"{column.replace(' ', f'_{k} ', 1)}" for k in range(1, 16)
+                                                 for column in _GRANT_MEMBER.split(", ")))
+SCHEMAS["grants_wide.csv"] = _GRANTS_WIDE + ", granted INT"
+SCHEMAS["grants_wide_heldout.csv"] = _GRANTS_WIDE
+
+
+def read_grants_wide(spark):
+    """Capstone 14's data: (training applications with granted, held-out applications without), one wide row each."""
+    return read_csv(spark, "grants_wide.csv"), read_csv(spark, "grants_wide_heldout.csv")
+

@@ -67,6 +67,21 @@ def test_check_dataframe_accepts_the_same_rows_in_any_order(bands):
     check_dataframe(bands, bands.toPandas(), name="bands")  # a pandas reference works too
 
 
+def test_check_dataframe_takes_a_pandas_reference_with_missing_integers_and_dates(spark):
+    """pandas makes an integer column with a gap float64 (100013.0) and dates Timestamps: compared by value."""
+    import datetime
+
+    import pandas as pd
+
+    answer = spark.createDataFrame([(1, 100013, datetime.date(2006, 5, 1)), (2, None, None)],
+                                   "id INT, person_id INT, start DATE")
+    reference = pd.DataFrame({"id": [1, 2], "person_id": [100013.0, float("nan")],
+                              "start": pd.to_datetime(["2006-05-01", None])})
+    check_dataframe(answer, reference, name="members")
+    with pytest.raises(AnswerError, match="First difference"):
+        check_dataframe(answer, reference.assign(person_id=[100014.0, float("nan")]), name="members")
+
+
 @pytest.mark.parametrize(
     "make_answer, message",
     [
