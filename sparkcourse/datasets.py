@@ -5,6 +5,13 @@ Every column is documented in data/README.md; data/generate_*.py writes the file
 
 from .paths import data_path
 
+_GRANT_MEMBER = ("person_id INT, role STRING, year_of_birth INT, country_of_birth STRING, with_phd STRING, dept_no INT, "
+                 "faculty_no INT, successful_grants INT, unsuccessful_grants INT, pubs_a_star INT, pubs_a INT, "
+                 "pubs_b INT, pubs_c INT")
+_GRANTS_WIDE = ("application_id INT, sponsor_code STRING, grant_category STRING, contract_value_band STRING, "
+                "start_date STRING, " + ", ".join(f"{column.replace(' ', f'_{k} ', 1)}" for k in range(1, 16)
+                                                 for column in _GRANT_MEMBER.split(", ")))
+
 SCHEMAS = {
     "grants.csv": (
         "application_id INT, start_date STRING, sponsor_code STRING, grant_category STRING, "
@@ -23,6 +30,17 @@ SCHEMAS = {
     "follows.csv": "src INT, dst INT",
     "ratings.csv": "user_id INT, item_id INT, rating INT, day INT, split STRING",
     "items.csv": "item_id INT, title STRING, genre STRING",
+    # capstone 14: one wide row per application, a block of member columns <attribute>_<k> for k = 1..15
+    "grants_wide.csv": _GRANTS_WIDE + ", granted INT",
+    "grants_wide_heldout.csv": _GRANTS_WIDE,
+    # capstone 15
+    "vqa_questions.csv": "question_id INT, image_id INT, split STRING, question STRING, answer_type STRING, answer STRING",
+    "vqa_images.csv": "image_id INT, " + ", ".join(f"img_{k} DOUBLE" for k in range(12)),
+    "vqa_heldout.csv": "question_id INT, image_id INT, question STRING",
+    # capstone 16
+    "wtf_follows.csv": "src INT, dst INT, split STRING",
+    "wtf_users.csv": "user_id INT, role STRING",
+    "wtf_activity.csv": "account_id INT, hour INT, posts INT",
 }
 
 
@@ -66,9 +84,9 @@ def read_items(spark):
     return read_csv(spark, "items.csv")
 
 
-SCHEMAS["vqa_questions.csv"] = "question_id INT, image_id INT, split STRING, question STRING, answer_type STRING, answer STRING"
-SCHEMAS["vqa_images.csv"] = "image_id INT, " + ", ".join(f"img_{k} DOUBLE" for k in range(12))
-SCHEMAS["vqa_heldout.csv"] = "question_id INT, image_id INT, question STRING"
+def read_grants_wide(spark):
+    """Capstone 14's data: (training applications with granted, held-out applications without), one wide row each."""
+    return read_csv(spark, "grants_wide.csv"), read_csv(spark, "grants_wide_heldout.csv")
 
 
 def read_vqa(spark):
@@ -76,17 +94,6 @@ def read_vqa(spark):
     return tuple(read_csv(spark, name) for name in ("vqa_questions.csv", "vqa_images.csv", "vqa_heldout.csv"))
 
 
-_GRANT_MEMBER = ("person_id INT, role STRING, year_of_birth INT, country_of_birth STRING, with_phd STRING, dept_no INT, "
-                 "faculty_no INT, successful_grants INT, unsuccessful_grants INT, pubs_a_star INT, pubs_a INT, "
-                 "pubs_b INT, pubs_c INT")
-_GRANTS_WIDE = ("application_id INT, sponsor_code STRING, grant_category STRING, contract_value_band STRING, "
-                "start_date STRING, " + ", ".join(f"{column.replace(' ', f'_{k} ', 1)}" for k in range(1, 16)
-                                                 for column in _GRANT_MEMBER.split(", ")))
-SCHEMAS["grants_wide.csv"] = _GRANTS_WIDE + ", granted INT"
-SCHEMAS["grants_wide_heldout.csv"] = _GRANTS_WIDE
-
-
-def read_grants_wide(spark):
-    """Capstone 14's data: (training applications with granted, held-out applications without), one wide row each."""
-    return read_csv(spark, "grants_wide.csv"), read_csv(spark, "grants_wide_heldout.csv")
-
+def read_who_to_follow(spark):
+    """Capstone 16's data: (follows with their split, the users to recommend for with their role, posts by account and hour)."""
+    return tuple(read_csv(spark, name) for name in ("wtf_follows.csv", "wtf_users.csv", "wtf_activity.csv"))
