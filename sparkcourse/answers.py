@@ -292,6 +292,28 @@ def _encode_params(value, depth):
                 facts=facts, stages=stages)
 
 
+def as_checked(live, namespace, spark=None):
+    """The answers as the grading checker holds them, so that a hidden test reads them alike everywhere.
+
+    ``live``: {name: value} of answers the test cell passed to ``check_answer`` under those names.
+    In the checker (a clean process that never ran student code) each recorded answer is bound under
+    its name in the test's ``namespace``: those are returned, never ``live``'s values (there they are
+    the solution's). Anywhere else (the instructor's own run of the source notebook, the release) the
+    live values go through ``encode`` and ``decode`` as recording would: a model becomes a
+    ``RecordedParams``, a DataFrame its rows. Whether this is the checker is the checker's own state,
+    not a guess from the values (a live global of the same name is never mistaken for a recorded one).
+    """
+    from .errors import CourseError
+    from .exercises import _state
+
+    if _state["mode"] == "checker":
+        missing = [n for n in live if n not in namespace]
+        if missing:
+            raise CourseError(f"{', '.join(missing)}: not answers this test cell recorded (check_answer names them)")
+        return {n: namespace[n] for n in live}
+    return decode(encode(live), spark)
+
+
 # --- decoding (in the checker, from untrusted data) ---------------------------------------------------------
 
 

@@ -4,7 +4,8 @@
 student's ``check_answer`` fingerprints theirs the same way and compares (``compare``). A
 fingerprint holds the answer's public shape (kind, columns, types: what the prompt says anyway),
 and salted, deliberately slow hashes of normalised values: the row count, each column, the set of
-rows (or their sequence, when the exercise asks for an order).
+rows (or their sequence, when the exercise asks for an order). A fitted model is a table of its stages:
+their kinds, and what each learnt that is the same on every Spark setup (counts, sets of terms or labels).
 
 Numbers are compared on a grid of the exercise's tolerance. A value close to a grid line could
 round either way on another machine, so every float has two grids, half a step apart, and the
@@ -84,8 +85,42 @@ def shape_of(data):
     return {"kind": "None"}
 
 
+def _is_model(data):
+    return isinstance(data, dict) and data.get("$") == "params"
+
+
 def _scalar(value):
     return value["v"] if isinstance(value, dict) and "v" in value and not isinstance(value["v"], (list, dict)) else value
+
+
+# --- a fitted model, seen without what depends on the Spark setup ----------------------------------------
+
+MODEL_COLUMNS = ("the stages' kinds", "what the stages learnt from the data")
+SETUP_FREE_COUNTS = ("numDocs", "numFeatures", "numClasses", "rank", "k")  # of answers.MODEL_FACTS
+SETUP_FREE_SETS = ("vocabulary", "labels")  # in an order that may depend on the setup: compared as sets
+
+
+def _stages(data):
+    """A model's stages in order (a pipeline's own, or the model alone), each as its encoded params."""
+    return [s for s in data["stages"] if isinstance(s, dict) and s.get("$") == "params"] if data.get("stages") else [data]
+
+
+def _learnt(stage):
+    """The facts a stage learnt that are the same on every Spark setup: counts, and sets of terms or labels.
+
+    Numbers with decimals (coefficients, weights) and vectors are left out: their last digits, and the
+    order of terms of equal counts, depend on the Spark setup; the hidden tests check those. Params are
+    left out too: the prompt leaves some of them free (an SQL statement, a column name of one's own).
+    """
+    learnt = {}
+    for name, fact in sorted(stage.get("facts", {}).items()):
+        if name in SETUP_FREE_COUNTS and isinstance(fact, int) and not isinstance(fact, bool):
+            learnt[name] = fact
+        elif name in SETUP_FREE_SETS and isinstance(fact, list) and all(isinstance(v, str) for v in fact):
+            learnt[name] = sorted(fact)
+        elif isinstance(fact, dict) and fact.get("$") == "params":
+            learnt[name] = [[s["cls"].rsplit(".", 1)[-1], _learnt(s)] for s in _stages(fact)]
+    return {"$": "dict", "v": {k: json.dumps(v, sort_keys=True) for k, v in learnt.items()}}
 
 
 # --- tables of leaves -------------------------------------------------------------------------------------
@@ -108,7 +143,9 @@ def _table(data):
             return ["item"], [[v] for v in data["v"]]
         if kind == "ndarray":
             return ["item"], [[v] for v in data["v"]]
-        if kind in ("params", "unrecordable"):
+        if kind == "params":
+            return list(MODEL_COLUMNS), [[stage["cls"].rsplit(".", 1)[-1], _learnt(stage)] for stage in _stages(data)]
+        if kind == "unrecordable":
             raise FingerprintError(f"{shape_of(data)['kind']} has no values to self-check: record its facts instead")
     if isinstance(data, list):
         return ["item"], [[v] for v in data]
@@ -234,6 +271,7 @@ def _unpack(text, n):
 def fingerprint(data, salt, tolerance=1e-6, ordered=False):
     """The fingerprint of one encoded answer (see the module's docstring)."""
     names, rows = _table(data)
+    ordered = ordered or _is_model(data)  # a pipeline's stages come in order
     normalised, made = _normalised_rows(names, rows, tolerance)
     columns = {name: _hash(salt, f"column {name}", sorted(json.dumps(r[i]) for r in normalised))
                for i, name in enumerate(names)}
@@ -252,7 +290,8 @@ def compare(data, expected, salt):
     names, rows = _table(data)
     plan = {key: (step, _unpack(bits, n)) for key, (step, n, bits) in expected["grids"].items()}
     count_ok = _hash(salt, "rows", len(rows)) == expected["rows"]
-    parts = [("the row count", count_ok)] if len(names) > 1 or len(rows) != 1 else []
+    count = "the number of stages" if _is_model(data) else "the row count"
+    parts = [(count, count_ok)] if len(names) > 1 or len(rows) != 1 else []
     normalised, _ = _normalised_rows(names, rows, expected["tolerance"], plan)
     row_texts = [json.dumps(r) for r in normalised]
     whole = _hash(salt, "all", row_texts if expected["ordered"] else sorted(row_texts)) == expected["all"]
@@ -261,10 +300,11 @@ def compare(data, expected, salt):
     if count_ok:
         for i, name in enumerate(names):
             same = _hash(salt, f"column {name}", sorted(json.dumps(r[i]) for r in normalised)) == expected["columns"].get(name)
-            parts.append((f"`{name}`" if name not in ("value", "item") else
+            parts.append((name if name in MODEL_COLUMNS else f"`{name}`" if name not in ("value", "item") else
                           "the value" if len(rows) == 1 else "the items", same))
     if all(ok for _, ok in parts) and parts:
-        parts.append(("the rows as a whole" + (" (in order)" if expected["ordered"] else ""), False))
+        whole = "the stages as a whole" if _is_model(data) else "the rows as a whole"
+        parts.append((whole + (" (in order)" if expected["ordered"] and not _is_model(data) else ""), False))
     return False, parts
 
 
@@ -272,9 +312,9 @@ def describe_parts(parts):
     """'the row count is right; `a` matches; `b` differs' (nothing about the expected values themselves)."""
     words = []
     for what, ok in parts:
-        if what == "the row count":
-            words.append(f"the row count is {'right' if ok else 'wrong'}")
+        if what in ("the row count", "the number of stages"):
+            words.append(f"{what} is {'right' if ok else 'wrong'}")
         else:
-            plural = what == "the items"
+            plural = what in ("the items", MODEL_COLUMNS[0])
             words.append(f"{what} {('match' if plural else 'matches') if ok else ('differ' if plural else 'differs')}")
     return "; ".join(words)

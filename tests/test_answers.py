@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from pyspark.ml import Pipeline
-from pyspark.ml.feature import StringIndexer, VectorAssembler
+from pyspark.ml.feature import HashingTF, StringIndexer, VectorAssembler
 from pyspark.ml.linalg import Vectors, VectorUDT
 from pyspark.sql import types as T
 
@@ -134,6 +134,33 @@ def test_a_fingerprint_says_which_part_differs_and_reveals_no_value(spark, frame
     assert not ok and describe_parts(parts) == "the row count is right; `id` matches; `x` differs"
     text = json.dumps(print_)
     assert "0.25" not in text and "0.5" not in text and '"a"' not in text
+
+
+def test_a_model_fingerprint_is_its_stages_and_what_they_learnt_not_the_setup(spark):
+    from pyspark.ml.feature import IDF, CountVectorizer, SQLTransformer, Tokenizer
+
+    docs = spark.createDataFrame([(i, t) for i, t in enumerate(["b a", "a c", "c b a", "d a", "b d"])], "id int, t string")
+
+    def fit(rows, min_df=1.0, statement="SELECT *, words AS terms FROM __THIS__", partitions=1):
+        stages = [Tokenizer(inputCol="t", outputCol="words"), SQLTransformer(statement=statement),
+                  CountVectorizer(inputCol="terms", outputCol="tf", minDF=min_df), IDF(inputCol="tf", outputCol="x")]
+        return Pipeline(stages=stages).fit(rows.repartition(partitions))
+
+    salt = "lesson/ex1/model"
+    print_ = fingerprint(encoded(fit(docs)), salt, 1e-6)
+    assert compare(encoded(fit(docs, statement="SELECT id, t, words, words AS terms FROM __THIS__", partitions=3)),
+                   print_, salt)[0], "another SQL statement and another partitioning: the same model"
+    ok, parts = compare(encoded(fit(docs.limit(4))), print_, salt)
+    assert not ok and describe_parts(parts) == (
+        "the number of stages is right; the stages' kinds match; what the stages learnt from the data differs")
+    assert not compare(encoded(fit(docs, min_df=3.0)), print_, salt)[0], "a smaller vocabulary (terms of 3+ documents) must fail"
+    hashed = Pipeline(stages=[Tokenizer(inputCol="t", outputCol="words"), SQLTransformer(statement="SELECT *, words AS terms FROM __THIS__"),
+                              HashingTF(inputCol="terms", outputCol="tf"), IDF(inputCol="tf", outputCol="x")]).fit(docs)
+    ok, parts = compare(encoded(hashed), print_, salt)
+    assert not ok and "the stages' kinds differ" in describe_parts(parts)
+    assert not compare(encoded(fit(docs).stages[2]), print_, salt)[0], "one stage is not the pipeline"
+    text = json.dumps(print_)
+    assert '"a"' not in text and "vocabulary" not in text and "numDocs" not in text
 
 
 def test_check_answer_explains_shape_then_values(spark, frame, tmp_path, monkeypatch):

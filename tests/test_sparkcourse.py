@@ -196,3 +196,26 @@ def test_check_dataframe_with_row_order_compares_sorted_answers_in_order(bands):
     with pytest.raises(AnswerError, match="rows differ \\(in order"):
         check_dataframe(bands.orderBy(bands["count"].desc(), "contract_value_band"),
                         bands.orderBy("count", "contract_value_band"), name="bands", check_row_order=True)
+
+
+def test_the_side_by_side_footprint_counts_lines_and_peaks_on_both_sides(spark):
+    import numpy as np
+
+    from sparkcourse.footprint import jvm_peak, lines_of, python_peak
+
+    def two_lines():
+        # a comment counts: a reader reads it
+
+        return 1
+
+    assert lines_of(two_lines) == 3 and lines_of(two_lines, two_lines) == 6
+    assert lines_of(len) is None, "a builtin has no source: None, not a guess"
+    with python_peak() as small:
+        np.zeros(10)
+    with python_peak() as big:
+        kept = np.ones(5_000_000)  # 40 MB, freed only after the block
+    assert small.mb < 1 and 38 <= big.mb <= 45, (small.mb, big.mb)
+    del kept
+    with jvm_peak() as peak:
+        spark.range(200_000).selectExpr("sum(id)").collect()
+    assert peak.mb is not None and peak.mb > 100, "the local JVM's resident set is hundreds of MB"
