@@ -60,6 +60,11 @@ def pytest_terminal_summary(terminalreporter, config):
         rows = tables[0].splitlines()[:2] + [t.splitlines()[2] for t in tables]
         for line in rows:
             terminalreporter.write_line(line)
+    exercise_tables = sorted(recorded("exercise_table"))
+    if exercise_tables:
+        terminalreporter.section("exercises: self-checks, and the wrong answers each rejects")
+        for line in exercise_tables[0].splitlines()[:2] + [row for t in exercise_tables for row in t.splitlines()[2:]]:
+            terminalreporter.write_line(line)
     outcomes = sorted(recorded("hostile_outcome"))
     if outcomes:
         terminalreporter.section("hostile class: each submission's grade")

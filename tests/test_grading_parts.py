@@ -242,3 +242,29 @@ def test_a_cpu_budget_scales_up_with_a_slow_machine_never_down_and_fails_past_it
     problem = budget_problem(91, 60, 0.7)
     assert problem and "91 CPU-seconds" in problem and "1.5x its budget of 60" in problem, problem
     assert budget_problem(181, 60, 2.0) is not None
+
+
+def test_the_harness_tables_count_each_class_by_its_rejected_wrong_answers_and_quote_why_values_are_hidden():
+    from grader.harness.check import class_cell, class_gaps, exercise_table
+    from grader.harness.prove import hidden_reasons
+    from grader.harness.static import class_applies
+
+    assert class_applies("the hidden test reads the plan") and not class_applies("does not apply")
+    assert not class_applies("Not applicable (nothing is fitted)") and not class_applies("not demanded, so not checked")
+    report = Report("xx_lesson", classes={"method": "reads the plan", "training-rows": "does not apply"})
+    report.exercises = {
+        "ex1": {"checked": ["a"], "hidden": ["m"], "why": "a model | its kind", "wrong": 3, "rejected": 3,
+                "self_rejected": 1, "right": 1, "accepted": 1, "applies": ["method", "tolerance"],
+                "classes_rejected": {"method"}},
+        "ex2": {"checked": [], "hidden": ["n"], "why": "", "wrong": 1, "rejected": 1, "self_rejected": 0,
+                "right": 1, "accepted": 1, "applies": ["method"], "classes_rejected": set()}}
+    report.class_rejections = {"method": 2}
+    assert class_cell(report, "method") == "2 (1/2)", "two rejected, in one of the two exercises it applies to"
+    assert class_cell(report, "training-rows") == "n/a" and class_cell(report, "behaviour") == "–"
+    assert class_gaps(report) == [("ex1", "tolerance"), ("ex2", "method")]
+    rows = exercise_table([report]).splitlines()
+    assert rows[2].split(" | ")[1:5] == ["ex1", "a", "m", "a model / its kind"], "a | in a reason cannot break the table"
+    assert rows[2].endswith("method ✓, tolerance ✗ |") and rows[3].endswith("method ✗ |")
+    cell = 'check_answer("ex1", a=a, m=m,  # a model: its kind\n             hidden=("m",))  # noqa: E501\n' \
+           "### BEGIN HIDDEN TESTS\n# a hidden comment\nassert True\n### END HIDDEN TESTS\n"
+    assert hidden_reasons(cell) == "a model: its kind", "the visible part's comments only, never the hidden tests'"

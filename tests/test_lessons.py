@@ -3,7 +3,7 @@
 import pytest
 
 from grader.course import lessons
-from grader.harness.check import check_lesson, table
+from grader.harness.check import check_lesson, exercise_table, table
 
 pytestmark = pytest.mark.lessons
 
@@ -22,4 +22,5 @@ def server(tmp_path_factory):
 def test_lesson_integrity(lesson, server, record_property):
     report = check_lesson(lesson, server)
     record_property("lesson_table", table([report]))  # for the summary (tests/conftest.py), from any xdist worker
+    record_property("exercise_table", exercise_table([report]))
     assert not report.problems, "\n".join(report.problems)

@@ -87,6 +87,8 @@ class Report:
     accepted: int = 0
     self_checks: int = 0
     hidden_only: set = field(default_factory=set)
+    exercises: dict = field(default_factory=dict)  # exercise -> its row of exercise_table (prove.py fills it)
+    class_rejections: dict = field(default_factory=dict)  # class -> rejected wrong answers tagged with it
     classes: dict = field(default_factory=dict)
     problems: list = field(default_factory=list)
 
@@ -181,18 +183,54 @@ def check_lesson(lesson, server=None):
     return report
 
 
+def class_cell(report, name):
+    """A class's column: rejected wrong answers tagged with it, and in how many of the exercises it applies to
+    there is one ("4 (3/3)"); "n/a" when every exercise says it does not apply; "–" when none says."""
+    applies = [row for row in report.exercises.values() if name in row["applies"]]
+    if name == "prompt-agreement":  # about right answers: covered by "right accepted"
+        return "✓" if name in report.classes else "–"
+    if not applies:
+        return "n/a" if name in report.classes else "–"
+    covered = sum(1 for row in applies if name in row["classes_rejected"])
+    return f"{report.class_rejections.get(name, 0)} ({covered}/{len(applies)})"
+
+
+def class_gaps(report):
+    """(exercise, class) where the exercise says the class applies but no rejected wrong answer is of it."""
+    return [(exercise, name) for exercise, row in sorted(report.exercises.items()) for name in row["applies"]
+            if name != "prompt-agreement" and name not in row["classes_rejected"]]
+
+
 def table(reports):
     heads = ["lesson", "CPU s", "budget s", "within budget", "slowdown", "wall s", "points", "manual", "tests", "wrong rejected", "self-check rejects",
              "right accepted", *CLASSES, "problems"]
     lines = ["| " + " | ".join(heads) + " |", "|---|" + "---:|" * (len(heads) - 1)]
     for r in reports:
-        classes = ["✓" if c in r.classes else "–" for c in CLASSES]
+        classes = [class_cell(r, c) for c in CLASSES]
         rejected = sum(map(len, r.rejections.values()))
         lines.append("| " + " | ".join([
             r.lesson, f"{r.cpu_seconds:.1f}", f"{r.budget_seconds:.0f}",
             "✓" if r.cpu_seconds <= r.budget_seconds else f"{r.cpu_seconds / r.budget_seconds:.2f}x", f"{r.slowdown:.2f}", f"{r.wall_seconds:.1f}", f"{r.solution_points:g}/{r.auto_points:g}",
             f"{r.manual_points:g}", str(len(r.rejections)), f"{rejected}/{r.wrong_answers}",
             f"{r.self_rejections}", f"{r.accepted}/{r.right_answers}", *classes, str(len(r.problems))]) + " |")
+    return "\n".join(lines)
+
+
+def exercise_table(reports):
+    """Per exercise: which answers the learner's self-check compares, which are kept to hidden tests (and the
+    reason the source gives), and how many recorded wrong answers the hidden tests and the self-check reject."""
+    heads = ["lesson", "exercise", "self-checked", "kept to hidden tests", "why (from the source)", "wrong",
+             "rejected by hidden tests", "rejected by the self-check too", "right accepted",
+             "classes applying (✓ a wrong answer of it is rejected)"]
+    lines = ["| " + " | ".join(heads) + " |", "|---|---|---|---|---|" + "---:|" * 4 + "---|"]
+    for r in reports:
+        for exercise, row in sorted(r.exercises.items()):
+            lines.append("| " + " | ".join([
+                r.lesson, exercise, ", ".join(row["checked"]) or "–", ", ".join(row["hidden"]) or "–",
+                (row["why"] or "–").replace("|", "/"), str(row["wrong"]), str(row["rejected"]), str(row["self_rejected"]),
+                f"{row['accepted']}/{row['right']}",
+                ", ".join(f"{c} {'✓' if c in row['classes_rejected'] or c == 'prompt-agreement' else '✗'}"
+                          for c in row["applies"]) or "–"]) + " |")
     return "\n".join(lines)
 
 
@@ -214,12 +252,18 @@ def main(argv=None):
                     print(f"  {lesson}: {problem}")
                 for test_id, whys in sorted(report.rejections.items()):
                     print(f"  {lesson}: {test_id} rejects {len(whys)}: " + "; ".join(whys))
+                gaps = class_gaps(report)
+                if gaps:
+                    print(f"  {lesson}: classes said to apply with no wrong answer of that class: "
+                          + ", ".join(f"{e} {c}" for e, c in gaps))
         finally:
             server.stop()
     print(table(reports))
+    print()
+    print(exercise_table(reports))
     if args.report:
         args.report.parent.mkdir(parents=True, exist_ok=True)
-        args.report.write_text(table(reports) + "\n")
+        args.report.write_text(table(reports) + "\n\n" + exercise_table(reports) + "\n")
     return 1 if any(r.problems for r in reports) else 0
 
 

@@ -18,7 +18,7 @@ from jupyter_client.manager import KernelManager
 from sparkcourse.answers import MIME
 
 from ..course import tool_env
-from .static import exercises, nbgrader_meta
+from .static import class_applies, exercises, nbgrader_meta
 
 CELL_TIMEOUT_S = 300
 
@@ -66,6 +66,21 @@ class StudentKernel:
         self.folder.cleanup()
 
 
+def hidden_reasons(test_source):
+    """The comments of a test cell's visible part: where the source says why answers are kept to hidden tests."""
+    import io
+    import tokenize
+
+    from ..grade.checker import split_test
+
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(split_test(test_source)[0]).readline))
+    except (tokenize.TokenError, SyntaxError):
+        return ""
+    found = [t.string.lstrip("#").strip() for t in tokens if t.type == tokenize.COMMENT]
+    return " ".join(text for text in found if text and not text.startswith("noqa"))
+
+
 def judge(checker, test, recorded, why_missing):
     """The checker's outcome for one test cell and one recorded answer."""
     item = {"grade_id": nbgrader_meta(test)["grade_id"], "source": test.source, "answers": recorded,
@@ -110,6 +125,15 @@ def prove_exercises(source, student, recorded_answers, checker, report, cwd, env
             _, tests = groups[grade_id]
             entry = recorded_answers.get(grade_id, {"wrong": [], "right": [], "classes": {}})
             report.classes.update(entry["classes"])
+            exercise = grade_id.removesuffix("-answer")
+            answers = (((checks or {}).get("exercises") or {}).get(exercise) or {}).get("answers") or {}
+            row = report.exercises.setdefault(exercise, {
+                "checked": sorted(n for n, a in answers.items() if not a.get("hidden")),
+                "hidden": sorted(n for n, a in answers.items() if a.get("hidden")),
+                "why": " ".join(hidden_reasons(t.source) for t in tests).strip(),
+                "wrong": 0, "rejected": 0, "self_rejected": 0, "right": 0, "accepted": 0,
+                "applies": sorted(c for c, text in entry["classes"].items() if class_applies(text)),
+                "classes_rejected": set()})
             for test in tests:
                 test_id = nbgrader_meta(test)["grade_id"]
                 outcome, _, _ = attempt(stubs.get(grade_id, ""), test)
@@ -117,10 +141,15 @@ def prove_exercises(source, student, recorded_answers, checker, report, cwd, env
                     report.problem(f"{test_id} passes on the unanswered notebook")
                 for wrong in entry["wrong"]:
                     report.wrong_answers += 1
+                    row["wrong"] += 1
                     outcome, self_passed, _ = attempt(wrong["code"], test)
                     if outcome["passed"]:
                         report.problem(f"{grade_id}: wrong answer accepted by the checker ({wrong['why']})")
                     else:
+                        row["rejected"] += 1
+                        if wrong.get("class"):
+                            report.class_rejections[wrong["class"]] = report.class_rejections.get(wrong["class"], 0) + 1
+                            row["classes_rejected"].add(wrong["class"])
                         report.rejections.setdefault(test_id, []).append(wrong["why"])
                         if test_id.removesuffix("-test") in hidden_only:
                             report.hidden_only.add(test_id)
@@ -129,8 +158,10 @@ def prove_exercises(source, student, recorded_answers, checker, report, cwd, env
                                            f"({wrong['why']}): tighten it, or say why it cannot in `self_check:`")
                         elif not self_passed:
                             report.self_rejections += 1
+                            row["self_rejected"] += 1
                 for right in entry["right"]:
                     report.right_answers += 1
+                    row["right"] += 1
                     outcome, self_passed, test_error = attempt(right["code"], test)
                     if not outcome["passed"]:
                         report.problem(f"{test_id} rejects a correct answer ({right['why']}): "
@@ -139,6 +170,7 @@ def prove_exercises(source, student, recorded_answers, checker, report, cwd, env
                         report.problem(f"{test_id}: the self-check rejects a correct answer ({right['why']}): {test_error}")
                     else:
                         report.accepted += 1
+                        row["accepted"] += 1
                 outcome, self_passed, test_error = attempt(cell.source, test)
                 if not outcome["passed"]:
                     report.problem(f"{test_id} fails on the solution: {outcome['visible'] or outcome['hidden']}")

@@ -15,6 +15,13 @@ from ..course import RECORDED_ANSWERS, is_answer, is_test  # noqa: F401 - is_tes
 REGION = re.compile(r"### BEGIN (SOLUTION|HIDDEN TESTS)\n(.*?)### END \1", re.S)
 HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.S)
 CLASSES = ("method", "training-rows", "nondeterminism", "tolerance", "behaviour", "prompt-agreement")
+# A class entry that says it does not apply to the exercise (the rest say how the tests cover it).
+NOT_APPLYING = re.compile(r"^\s*(does not apply|not applicable|not demanded|n/a)\b", re.I)
+
+
+def class_applies(text):
+    """Whether an exercise's ``classes:`` entry says the class applies (rather than why it does not)."""
+    return not NOT_APPLYING.match(str(text))
 TITLE = re.compile(r"^# (\d\d) · \S")
 EXERCISE = re.compile(r"^### Exercise (\d+) · \S", re.M)
 
