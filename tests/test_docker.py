@@ -22,6 +22,7 @@ between runs (~/.cache/sparkcourse, BuildKit's cache mount). Build time, image s
 time go to build/docker-image.json. Where no engine can start, the tier is skipped with the reason.
 """
 
+import http.server
 import json
 import os
 import re
@@ -31,6 +32,7 @@ import stat
 import subprocess
 import sys
 import tarfile
+import threading
 import time
 import urllib.request
 import uuid
@@ -177,6 +179,28 @@ def test_health_check_answers_for_a_listening_role_only():
         check = [sys.executable, str(DOCKER_DIR / "healthcheck.py")]
         assert subprocess.run(check, env=env).returncode == 0
     assert subprocess.run(check, env=env).returncode == 1
+
+
+@pytest.mark.parametrize("master_url, healthy", [("", False), ("spark://master:7077", True)])
+def test_a_worker_is_healthy_once_registered_with_a_master(master_url, healthy):
+    """A worker's web UI answers before it registers; its /json/ names the master only after."""
+    class WorkerUI(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = json.dumps({"id": "worker-1", "masterurl": master_url} if self.path == "/json/" else {}).encode()
+            self.send_response(200 if self.path == "/json/" else 404)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), WorkerUI) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        env = dict(os.environ, ROLE="worker", SPARK_WORKER_WEBUI_PORT=str(server.server_address[1]),
+                   SPARK_LOCAL_IP="127.0.0.1")
+        result = subprocess.run([sys.executable, str(DOCKER_DIR / "healthcheck.py")], env=env)
+        server.shutdown()
+    assert (result.returncode == 0) == healthy, result
 
 
 def test_entrypoint_knows_its_roles():
