@@ -268,3 +268,25 @@ def test_the_harness_tables_count_each_class_by_its_rejected_wrong_answers_and_q
     cell = 'check_answer("ex1", a=a, m=m,  # a model: its kind\n             hidden=("m",))  # noqa: E501\n' \
            "### BEGIN HIDDEN TESTS\n# a hidden comment\nassert True\n### END HIDDEN TESTS\n"
     assert hidden_reasons(cell) == "a model: its kind", "the visible part's comments only, never the hidden tests'"
+
+
+def test_every_exercise_of_every_lesson_names_all_six_classes_and_a_missing_one_is_a_problem():
+    import copy
+
+    from grader.course import lessons, source_notebook
+    from grader.harness.static import CLASSES, check_recorded_answers, load_recorded
+
+    for lesson in lessons():
+        nb = nbformat.read(source_notebook(lesson), as_version=4)
+        recorded = load_recorded(lesson)
+        report = Report(lesson)
+        check_recorded_answers(nb, recorded, report)
+        assert not report.problems, report.problems
+        # The same answers with one class entry taken out of the first exercise: a problem that names it.
+        first = sorted(recorded)[0]
+        damaged = copy.deepcopy(recorded)
+        del damaged[first]["classes"][CLASSES[1]]
+        report = Report(lesson)
+        check_recorded_answers(nb, damaged, report)
+        assert len(report.problems) == 1 and first in report.problems[0] and CLASSES[1] in report.problems[0], \
+            report.problems

@@ -178,6 +178,9 @@ def check_lesson(lesson, server=None):
             report.blank_points = float(row["score"])
             if report.blank_points:
                 report.problem(f"the unanswered notebook scores {row['score']}/{report.auto_points:g}")
+            for exercise, name in class_gaps(report):
+                report.problem(f"{exercise}: its `classes:` entry says {name} applies, but no rejected wrong answer is "
+                               f"of that class: record one (`class: {name}`), or say why it does not apply")
         finally:
             checker.stop()
     return report
@@ -252,10 +255,6 @@ def main(argv=None):
                     print(f"  {lesson}: {problem}")
                 for test_id, whys in sorted(report.rejections.items()):
                     print(f"  {lesson}: {test_id} rejects {len(whys)}: " + "; ".join(whys))
-                gaps = class_gaps(report)
-                if gaps:
-                    print(f"  {lesson}: classes said to apply with no wrong answer of that class: "
-                          + ", ".join(f"{e} {c}" for e, c in gaps))
         finally:
             server.stop()
     print(table(reports))

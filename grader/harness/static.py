@@ -22,6 +22,8 @@ NOT_APPLYING = re.compile(r"^\s*(does not apply|not applicable|not demanded|n/a)
 def class_applies(text):
     """Whether an exercise's ``classes:`` entry says the class applies (rather than why it does not)."""
     return not NOT_APPLYING.match(str(text))
+
+
 TITLE = re.compile(r"^# (\d\d) · \S")
 EXERCISE = re.compile(r"^### Exercise (\d+) · \S", re.M)
 
@@ -189,7 +191,7 @@ def check_tests(nb, report):
 
 
 def check_recorded_answers(nb, recorded, report):
-    """Every exercise has its classes, at least one wrong and one right answer recorded; no answers for nothing."""
+    """Every exercise names all six classes and records at least one wrong and one right answer; no answers for nothing."""
     ids = [nbgrader_meta(s)["grade_id"] for s, _ in exercises(nb) if s is not None]
     for grade_id in sorted(set(recorded) - set(ids)):
         report.problem(f"answers recorded for {grade_id!r}, which is not a solution cell")
@@ -207,6 +209,9 @@ def check_recorded_answers(nb, recorded, report):
             report.problem(f"{grade_id}: unknown classes {sorted(unknown)} (the six are {', '.join(CLASSES)})")
         if not entry["classes"]:
             report.problem(f"{grade_id}: say which of the six classes apply and how the tests cover them (`classes:`)")
+        elif missing := [name for name in CLASSES if name not in entry["classes"]]:
+            report.problem(f"{grade_id}: name every one of the six classes under `classes:`; missing: "
+                           f"{', '.join(missing)} (say how the tests cover it, or `does not apply; <why>`)")
         for wrong in entry["wrong"]:
             if wrong.get("class") and wrong["class"] not in CLASSES:
                 report.problem(f"{grade_id}: wrong answer {wrong['why']!r} names an unknown class {wrong['class']!r}")
